@@ -1,0 +1,41 @@
+# The two commands: `make demo` (set up, export the default model, score a demo VCF) and
+# `make test` (every test).  Both work on a fresh machine with Python 3.11, pip and venv.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+export SEQSCORE_HOME ?= $(CURDIR)/.cache
+SHARED ?= $(CURDIR)/../shared/data
+
+.PHONY: all setup demo test test-py test-perl models bench clean
+
+all: demo
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[export,serve,test]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+# Export the models from their pinned source wheels (pip download; sha256-checked).
+models: setup
+	$(BIN)/seqscore export spliceai
+	$(BIN)/seqscore export cispliceai
+
+demo: setup
+	$(BIN)/seqscore export spliceai
+	$(BIN)/python -m hail_seqscore.demo
+
+test: models
+	$(BIN)/python -m pytest -q tests
+	@if [ -d vep_plugin/t ] && ls vep_plugin/t/*.t >/dev/null 2>&1; then \
+		PATH=$(CURDIR)/$(BIN):$$PATH prove -r vep_plugin/t; fi
+
+bench: models
+	$(BIN)/python benchmarks/bench_score.py
+
+clean:
+	rm -rf $(VENV) .cache build *.egg-info

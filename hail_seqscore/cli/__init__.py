@@ -1,0 +1,74 @@
+"""The ``seqscore`` command: thin subcommands over the library.
+
+Each subcommand lives in its own module exposing ``add_parser(subparsers)``, which registers
+the parser and sets ``func`` (``args -> exit code``).  Library errors become one clear line
+on stderr and the error's documented exit code, never a traceback.
+
+Exit codes: 0 success; 1 unexpected failure; 2 usage error (argparse); 64 bad setting;
+65 bad input data; 66 input file missing or unreadable; 69 model or service unavailable;
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Sequence
+
+from .. import __version__
+from ..errors import SeqScoreError
+
+SUBCOMMANDS = ("score", "export", "models", "serve", "hail", "precompute")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seqscore",
+        description="Score genetic variants with sequence models (SpliceAI, CI-SpliceAI) "
+        "exported to ONNX.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output on stderr (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith(__name__):
+                continue  # subcommand not built yet
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="seqscore: %(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except SeqScoreError as exc:
+        print(f"seqscore {args.command}: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except FileNotFoundError as exc:
+        print(f"seqscore {args.command}: error: {exc}", file=sys.stderr)
+        return 66
+    except KeyboardInterrupt:
+        print(f"seqscore {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""Error classes of hail-seqscore.
+
+Every error is a subclass of a builtin (so ``except ValueError`` keeps working) and of
+:class:`SeqScoreError`, and carries a stable ``code``.  The code is what the daemon puts in a
+per-variant ``error``, what Hail stores as the reason a row was not scored, and what the CLI
+counts in its summary; ``http_status`` and ``exit_code`` say how the front ends report it.
+"""
+
+from __future__ import annotations
+
+
+class SeqScoreError(Exception):
+    """Base class: ``code`` is stable and machine readable, the message is for people."""
+
+    code = "SEQSCORE_ERROR"
+    http_status = 500
+    exit_code = 1
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __reduce__(self):  # picklable across Spark / multiprocessing boundaries
+        return (self.__class__, (self.message,))
+
+
+# ---- variant level: one bad variant never sinks a batch -------------------------------------
+class InvalidVariantError(SeqScoreError, ValueError):
+    code = "INVALID_VARIANT"
+    http_status = 400
+    exit_code = 65
+
+
+class ContigNotFoundError(SeqScoreError, KeyError):
+    code = "CONTIG_NOT_FOUND"
+    http_status = 404
+    exit_code = 65
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return self.message
+
+
+class RefMismatchError(SeqScoreError, ValueError):
+    code = "REF_MISMATCH"
+    http_status = 422
+    exit_code = 65
+
+
+class NearContigEndError(SeqScoreError, IndexError):
+    code = "NEAR_CONTIG_END"
+    http_status = 422
+    exit_code = 65
+
+
+class RefTooLongError(SeqScoreError, ValueError):
+    code = "REF_TOO_LONG"
+    http_status = 422
+    exit_code = 65
+
+
+class UnsupportedVariantError(SeqScoreError, ValueError):
+    """Symbolic, ``*``/``.`` or (in parity mode) MNV/complex alleles."""
+
+    code = "UNSUPPORTED_VARIANT"
+    http_status = 422
+    exit_code = 65
+
+
+class NoGeneError(SeqScoreError, LookupError):
+    """The variant lies in no annotated gene, so SpliceAI writes no score for it."""
+
+    code = "NO_GENE"
+    http_status = 200
+    exit_code = 0
+
+
+# ---- input files ------------------------------------------------------------------------------
+class InputFormatError(SeqScoreError, ValueError):
+    """A malformed input file (VCF, FASTA, gene table, GTF); the message names the line."""
+
+    code = "INPUT_FORMAT"
+    http_status = 400
+    exit_code = 65
+
+
+class AnnotationError(InputFormatError):
+    code = "ANNOTATION_FORMAT"
+
+
+class ReferenceUnavailableError(SeqScoreError, OSError):
+    """The reference FASTA cannot be opened or indexed."""
+
+    code = "REFERENCE_UNAVAILABLE"
+    http_status = 500
+    exit_code = 66
+
+
+# ---- models -----------------------------------------------------------------------------------
+class UnknownModelError(SeqScoreError, KeyError):
+    code = "UNKNOWN_MODEL"
+    http_status = 404
+    exit_code = 64
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ModelNotInstalledError(SeqScoreError, FileNotFoundError):
+    code = "MODEL_NOT_INSTALLED"
+    http_status = 503
+    exit_code = 69
+
+
+class ModelFormatError(SeqScoreError, ValueError):
+    """An ONNX file whose metadata lacks what the runtime needs."""
+
+    code = "MODEL_FORMAT"
+    http_status = 500
+    exit_code = 65
+
+
+class WeightChecksumError(SeqScoreError, ValueError):
+    code = "WEIGHT_CHECKSUM"
+    http_status = 500
+    exit_code = 65
+
+
+class WeightMappingError(SeqScoreError, ValueError):
+    code = "WEIGHT_MAPPING"
+    http_status = 500
+    exit_code = 65
+
+
+class NetworkUnavailableError(SeqScoreError, ConnectionError):
+    code = "NETWORK_UNAVAILABLE"
+    http_status = 503
+    exit_code = 69
+
+
+# ---- usage ------------------------------------------------------------------------------------
+class ConfigError(SeqScoreError, ValueError):
+    """A bad setting (distance out of range, batch size of zero, …)."""
+
+    code = "CONFIG"
+    http_status = 400
+    exit_code = 64
+
+
+ERROR_CLASSES = {
+    cls.code: cls
+    for cls in (
+        SeqScoreError, InvalidVariantError, ContigNotFoundError, RefMismatchError,
+        NearContigEndError, RefTooLongError, UnsupportedVariantError, NoGeneError,
+        InputFormatError, AnnotationError, ReferenceUnavailableError, UnknownModelError,
+        ModelNotInstalledError, ModelFormatError, WeightChecksumError, WeightMappingError,
+        NetworkUnavailableError, ConfigError,
+    )
+}
+
+
+def error_from_code(code: str, message: str) -> SeqScoreError:
+    """Rebuild an error from its wire form (daemon responses, Hail reason fields)."""
+    return ERROR_CLASSES.get(code, SeqScoreError)(message)

@@ -1,0 +1,161 @@
+"""Known models: where their weights come from, pinned checksums, and where exports live.
+
+Nothing here touches the network or onnxruntime.  ``export/`` reads the pins to verify weight
+files; the runtime reads :func:`model_path` to find an exported ONNX file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ModelNotInstalledError, UnknownModelError
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    path_in_wheel: str   # path inside the source wheel
+    sha256: str
+
+    @property
+    def filename(self) -> str:
+        return self.path_in_wheel.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class KnownModel:
+    name: str
+    version: str
+    source_package: str
+    source_version: str
+    weights: tuple[WeightFile, ...]
+    licence: str
+    attribution: str
+    redistributable: bool
+
+    @property
+    def pip_requirement(self) -> str:
+        return f"{self.source_package}=={self.source_version}"
+
+
+SPLICEAI_CITATION = (
+    "Jaganathan K, et al. Predicting splicing from primary sequence with deep learning. "
+    "Cell 176(3):535-548 (2019). doi:10.1016/j.cell.2018.12.015. Weights (c) Illumina, "
+    "from the spliceai 1.3.1 package."
+)
+CISPLICEAI_CITATION = (
+    "Strauch Y, Lord J, Niranjan M, Baralle D. CI-SpliceAI - Improving machine learning "
+    "predictions of disease causing splicing variants using curated alternative splice sites. "
+    "PLOS ONE 17(6):e0269159 (2022). doi:10.1371/journal.pone.0269159. Weights by Yaron "
+    "Strauch, from the cispliceai 1.2.2 package."
+)
+
+KNOWN_MODELS: dict[str, KnownModel] = {
+    "spliceai": KnownModel(
+        name="spliceai",
+        version="1.3.1",
+        source_package="spliceai",
+        source_version="1.3.1",
+        weights=(
+            WeightFile("spliceai/models/spliceai1.h5",
+                       "e1fd5adcef7489d604b10e79c40078ef790d51ef048c4ce3869c9119ac5de42b"),
+            WeightFile("spliceai/models/spliceai2.h5",
+                       "6ab042b82ab966b6d3582cb31b96f0859ea08a864f168d69e83aa14450a3b66e"),
+            WeightFile("spliceai/models/spliceai3.h5",
+                       "e2e790bde53dfdf410c6dc434a86122a7d12f3f38dc2ef45d85986e9ecf22fad"),
+            WeightFile("spliceai/models/spliceai4.h5",
+                       "ca88ac9e58e69ba6fdeed319b72f063f164c9abf7392eaccef903e94c1d99dd6"),
+            WeightFile("spliceai/models/spliceai5.h5",
+                       "791cd22c62a80a08d2ca674615a93ce8159d7b55bd157cfef2983b1bd6b41391"),
+        ),
+        licence="CC BY-NC 4.0",
+        attribution=SPLICEAI_CITATION,
+        redistributable=False,
+    ),
+    "cispliceai": KnownModel(
+        name="cispliceai",
+        version="1.2.2",
+        source_package="cispliceai",
+        source_version="1.2.2",
+        weights=(
+            WeightFile("cispliceai/data/CI-SpliceAI.pb",
+                       "34330c2fd844f73cbf2f8acef85f519cabc4350016e6f19ac2b935aa53b43d06"),
+        ),
+        licence="CC BY 4.0",
+        attribution=CISPLICEAI_CITATION,
+        redistributable=True,
+    ),
+}
+
+# Gene tables that ship in the spliceai wheel (GENCODE V24 canonical transcripts).
+ANNOTATION_FILES: dict[str, WeightFile] = {
+    "grch37": WeightFile("spliceai/annotations/grch37.txt",
+                         "16e495da074e965f46f60ced4e73292843e949051d2dc31dd521da3fd7615dce"),
+    "grch38": WeightFile("spliceai/annotations/grch38.txt",
+                         "565c0ea83f66b2210182364c3d626fef526229e3d02f444bab247329b6695f2c"),
+}
+ANNOTATION_SOURCE = ("spliceai", "1.3.1")
+
+
+def known_model(name: str) -> KnownModel:
+    try:
+        return KNOWN_MODELS[name]
+    except KeyError:
+        raise UnknownModelError(
+            f"unknown model {name!r}; known models: {', '.join(sorted(KNOWN_MODELS))} "
+            "(or give the path of an exported .onnx file)"
+        ) from None
+
+
+def home() -> Path:
+    """Cache directory: ``$SEQSCORE_HOME``, else ``$XDG_CACHE_HOME/hail-seqscore``."""
+    env = os.environ.get("SEQSCORE_HOME")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(xdg) / "hail-seqscore"
+
+
+def models_dir() -> Path:
+    return home() / "models"
+
+
+def downloads_dir() -> Path:
+    return home() / "downloads"
+
+
+def default_model_path(name: str) -> Path:
+    return models_dir() / f"{name}.onnx"
+
+
+def model_path(name_or_path: str | os.PathLike) -> Path:
+    """Resolve ``spliceai`` (an exported model in the cache) or a path to an ``.onnx`` file."""
+    text = os.fspath(name_or_path)
+    if text.endswith(".onnx") or os.sep in text:
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise ModelNotInstalledError(f"model file {path} does not exist")
+        return path
+    known_model(text)  # raises with the list of known names
+    path = default_model_path(text)
+    if not path.is_file():
+        raise ModelNotInstalledError(
+            f"model {text!r} is not exported yet (looked for {path}); run "
+            f"`seqscore export {text}` first (needs `pip install 'hail-seqscore[export]'`)"
+        )
+    return path
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def installed_models() -> list[Path]:
+    d = models_dir()
+    return sorted(d.glob("*.onnx")) if d.is_dir() else []

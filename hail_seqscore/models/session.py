@@ -1,0 +1,126 @@
+"""ONNX Runtime sessions: the only module that imports onnxruntime.
+
+One session per (model file, providers) per process, created lazily in the process that uses
+it — after a fork, never before (Spark workers, the daemon's worker, forked VEP helpers).
+Execution providers are chosen by availability: TensorRT, then CUDA, then CPU.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import ConfigError, ModelFormatError
+from .registry import model_path, sha256_file
+from .spec import ModelSpec
+
+PREFERRED_PROVIDERS = (
+    "TensorrtExecutionProvider",
+    "CUDAExecutionProvider",
+    "CPUExecutionProvider",
+)
+
+
+def _ort():
+    import onnxruntime  # noqa: PLC0415 - kept lazy so that importing the package stays cheap
+
+    return onnxruntime
+
+
+def available_providers() -> list[str]:
+    return list(_ort().get_available_providers())
+
+
+def choose_providers(requested: Sequence[str] | None = None,
+                     available: Sequence[str] | None = None) -> list[str]:
+    """The providers to use, best first.  ``requested`` may name providers or be ``None``
+    (TensorRT → CUDA → CPU, whichever this onnxruntime build has)."""
+    avail = list(available if available is not None else available_providers())
+    if requested:
+        unknown = [p for p in requested if p not in avail]
+        if unknown:
+            raise ConfigError(
+                f"execution provider(s) {', '.join(unknown)} not available; this onnxruntime "
+                f"offers {', '.join(avail)}"
+            )
+        chosen = list(requested)
+    else:
+        chosen = [p for p in PREFERRED_PROVIDERS if p in avail]
+    if "CPUExecutionProvider" not in chosen and "CPUExecutionProvider" in avail:
+        chosen.append("CPUExecutionProvider")
+    return chosen
+
+
+class ModelSession:
+    """An exported model loaded for inference, with its :class:`ModelSpec`."""
+
+    def __init__(self, path: str | os.PathLike, *, providers: Sequence[str] | None = None,
+                 threads: int | None = None):
+        ort = _ort()
+        self.path = Path(path)
+        if threads is not None and threads < 1:
+            raise ConfigError(f"threads must be >= 1, got {threads}")
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+        try:
+            self._session = ort.InferenceSession(
+                str(self.path), sess_options=opts, providers=choose_providers(providers)
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ModelFormatError(f"cannot load {self.path}: {exc}") from None
+        meta = self._session.get_modelmeta().custom_metadata_map
+        self.spec = ModelSpec.from_metadata(meta, source=str(self.path))
+        self.providers = list(self._session.get_providers())
+        self._sha256: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def sha256(self) -> str:
+        if self._sha256 is None:
+            self._sha256 = sha256_file(self.path)
+        return self._sha256
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """``x`` float32 ``[batch, length, 4]`` → ``[batch, length - context, channels]``."""
+        if x.ndim != 3 or x.shape[2] != 4:
+            raise ValueError(f"expected [batch, length, 4], got shape {x.shape}")
+        if x.shape[1] <= self.spec.context:
+            raise ValueError(f"input length {x.shape[1]} must exceed context {self.spec.context}")
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        return self._session.run([self.spec.output_name], {self.spec.input_name: x})[0]
+
+    def provenance(self) -> dict[str, object]:
+        s = self.spec
+        return {
+            "name": s.name, "version": s.version, "sha256": self.sha256,
+            "source": f"{s.source_package}=={s.source_version}",
+            "weights_sha256": dict(s.weights_sha256), "licence": s.licence,
+            "attribution": s.attribution, "exporter_version": s.exporter_version,
+            "providers": self.providers, "context": s.context,
+        }
+
+
+_SESSIONS: dict[tuple, ModelSession] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def get_session(model: str | os.PathLike, *, providers: Sequence[str] | None = None,
+                threads: int | None = None) -> ModelSession:
+    """The process's session for ``model`` (a known name or an .onnx path), made on first use.
+
+    Keyed by process id too, so a session inherited through ``fork`` is never reused."""
+    path = model_path(model).resolve()
+    key = (os.getpid(), str(path), tuple(providers or ()), threads)
+    with _SESSIONS_LOCK:
+        sess = _SESSIONS.get(key)
+        if sess is None:
+            sess = ModelSession(path, providers=providers, threads=threads)
+            _SESSIONS[key] = sess
+        return sess

@@ -1,0 +1,113 @@
+"""What an exported model's ONNX metadata says: the contract between ``export/`` and the runtime.
+
+The runtime never hard-codes a model's window, channels or N value: it reads them here.
+
+Contract of an exported sequence model:
+
+* input ``x``: float32 ``[batch, length, 4]``, one-hot in ``alphabet`` order, N = ``n_value``;
+* output ``y``: float32 ``[batch, length - context, channels]`` — the graph computes only the
+  central positions (each output sees ``context // 2`` bases on either side).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Mapping
+
+from ..errors import ModelFormatError
+
+PREFIX = "seqscore."
+REQUIRED = (
+    "name", "version", "source_package", "source_version", "weights_sha256", "context",
+    "alphabet", "n_value", "output_channels", "input_layout", "members", "licence",
+    "attribution", "exporter_version",
+)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    version: str
+    source_package: str
+    source_version: str
+    weights_sha256: Mapping[str, str]
+    context: int
+    alphabet: str
+    n_value: float
+    output_channels: tuple[str, ...]
+    input_layout: str
+    members: int
+    licence: str
+    attribution: str
+    exporter_version: str
+    input_name: str = "x"
+    output_name: str = "y"
+
+    @property
+    def flank(self) -> int:
+        """Bases of context on each side of an output position."""
+        return self.context // 2
+
+    def channel(self, name: str) -> int:
+        try:
+            return self.output_channels.index(name)
+        except ValueError:
+            raise ModelFormatError(
+                f"model {self.name!r} has no output channel {name!r} "
+                f"(it has {', '.join(self.output_channels)})"
+            ) from None
+
+    @classmethod
+    def from_metadata(cls, meta: Mapping[str, str], *, source: str = "model") -> "ModelSpec":
+        missing = [k for k in REQUIRED if PREFIX + k not in meta]
+        if missing:
+            raise ModelFormatError(
+                f"{source}: ONNX metadata lacks {', '.join(PREFIX + k for k in missing)}; "
+                "was it written by `seqscore export`?"
+            )
+        g = lambda k: meta[PREFIX + k]  # noqa: E731
+        try:
+            spec = cls(
+                name=g("name"),
+                version=g("version"),
+                source_package=g("source_package"),
+                source_version=g("source_version"),
+                weights_sha256=json.loads(g("weights_sha256")),
+                context=int(g("context")),
+                alphabet=g("alphabet"),
+                n_value=float(g("n_value")),
+                output_channels=tuple(g("output_channels").split(",")),
+                input_layout=g("input_layout"),
+                members=int(g("members")),
+                licence=g("licence"),
+                attribution=g("attribution"),
+                exporter_version=g("exporter_version"),
+            )
+        except (ValueError, json.JSONDecodeError) as exc:
+            raise ModelFormatError(f"{source}: malformed seqscore metadata: {exc}") from None
+        if spec.input_layout != "NLC":
+            raise ModelFormatError(f"{source}: input_layout {spec.input_layout!r}, expected 'NLC'")
+        if spec.context < 0 or spec.context % 2:
+            raise ModelFormatError(f"{source}: context {spec.context} must be even and >= 0")
+        if len(spec.alphabet) != 4:
+            raise ModelFormatError(f"{source}: alphabet {spec.alphabet!r} must have 4 letters")
+        return spec
+
+    def to_metadata(self) -> dict[str, str]:
+        return {
+            PREFIX + "name": self.name,
+            PREFIX + "version": self.version,
+            PREFIX + "source_package": self.source_package,
+            PREFIX + "source_version": self.source_version,
+            PREFIX + "weights_sha256": json.dumps(dict(self.weights_sha256), sort_keys=True),
+            PREFIX + "context": str(self.context),
+            PREFIX + "alphabet": self.alphabet,
+            PREFIX + "n_value": repr(float(self.n_value)),
+            PREFIX + "output_channels": ",".join(self.output_channels),
+            PREFIX + "input_layout": self.input_layout,
+            PREFIX + "members": str(self.members),
+            PREFIX + "licence": self.licence,
+            PREFIX + "attribution": self.attribution,
+            PREFIX + "exporter_version": self.exporter_version,
+        }

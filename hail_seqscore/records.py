@@ -1,0 +1,135 @@
+"""The shapes every front end shares: a variant, a window, a per-gene score, a result.
+
+Coordinates say their system in their name: ``pos`` is 1-based (as in VCF), ``start`` is
+0-based and ``end`` exclusive (as in BED and Python slices).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One ALT allele at one site. ``pos`` is 1-based, as in VCF."""
+
+    contig: str
+    pos: int
+    ref: str
+    alt: str
+
+    @property
+    def key(self) -> tuple[str, int, str, str]:
+        return (self.contig, self.pos, self.ref, self.alt)
+
+    @property
+    def start(self) -> int:
+        """0-based start of REF."""
+        return self.pos - 1
+
+    @property
+    def end(self) -> int:
+        """0-based exclusive end of REF."""
+        return self.pos - 1 + len(self.ref)
+
+    def __str__(self) -> str:
+        return f"{self.contig}:{self.pos}:{self.ref}>{self.alt}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"chrom": self.contig, "pos": self.pos, "ref": self.ref, "alt": self.alt}
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A stretch of one contig: ``start`` 0-based, ``end`` exclusive."""
+
+    contig: str
+    start: int
+    end: int
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class GeneScore:
+    """SpliceAI's delta scores and positions of one ALT allele against one gene.
+
+    ``ds_*`` are unrounded floats; ``dp_*`` are offsets in bp from the variant (negative =
+    upstream on the forward strand).  All are ``None`` where SpliceAI writes ``.`` (MNVs and
+    complex indels in parity mode).
+    """
+
+    gene: str
+    strand: str
+    ds_ag: float | None
+    ds_al: float | None
+    ds_dg: float | None
+    ds_dl: float | None
+    dp_ag: int | None
+    dp_al: int | None
+    dp_dg: int | None
+    dp_dl: int | None
+
+    @property
+    def scored(self) -> bool:
+        return self.ds_ag is not None
+
+    @property
+    def max_ds(self) -> float | None:
+        if not self.scored:
+            return None
+        return max(self.ds_ag, self.ds_al, self.ds_dg, self.ds_dl)  # type: ignore[type-var]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "gene": self.gene, "strand": self.strand,
+            "ds_ag": self.ds_ag, "ds_al": self.ds_al, "ds_dg": self.ds_dg, "ds_dl": self.ds_dl,
+            "dp_ag": self.dp_ag, "dp_al": self.dp_al, "dp_dg": self.dp_dg, "dp_dl": self.dp_dl,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "GeneScore":
+        return cls(**{k: d.get(k) for k in cls.__slots__})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """Why a variant was not scored: a stable code (see :mod:`errors`) and a message."""
+
+    code: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreResult:
+    """The outcome for one variant: per-gene scores, or the reason it was not scored.
+
+    An empty ``scores`` with no ``error`` means the variant lies in no annotated gene (SpliceAI
+    then writes nothing for it).
+    """
+
+    variant: Variant
+    scores: tuple[GeneScore, ...] = field(default_factory=tuple)
+    error: ErrorInfo | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def max_ds(self) -> float | None:
+        vals = [s.max_ds for s in self.scores if s.scored]
+        return max(vals) if vals else None  # type: ignore[type-var]
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"variant": self.variant.to_dict()}
+        if self.error is not None:
+            d["error"] = self.error.to_dict()
+        else:
+            d["scores"] = [s.to_dict() for s in self.scores]
+        return d
