@@ -1,0 +1,80 @@
+"""A tiny ONNX sequence model that honours the seqscore model contract.
+
+It stands in for SpliceAI where a test or benchmark measures the plumbing (daemon, Hail, VEP)
+rather than the network: same input/output layout and metadata, a 100-bp context instead of
+10,000, random but fixed weights.  Built with ``onnx.helper`` — no torch needed.
+
+    python tests/toy_models.py OUT.onnx [--context 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hail_seqscore import __version__  # noqa: E402
+from hail_seqscore.models.spec import ModelSpec  # noqa: E402
+
+
+def toy_spec(context: int) -> ModelSpec:
+    return ModelSpec(
+        name="toy", version="0", source_package="tests/toy_models.py", source_version="0",
+        weights_sha256={"random-seed-0": "0" * 64}, context=context, alphabet="ACGT",
+        n_value=0.0, output_channels=("neither", "acceptor", "donor"), input_layout="NLC",
+        members=1, licence="CC0", attribution="synthetic test model", exporter_version=__version__,
+    )
+
+
+def build_toy_model(path: str | os.PathLike, context: int = 100, hidden: int = 8,
+                    seed: int = 0) -> Path:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    if context % 20:
+        raise ValueError(f"context must be a multiple of 20, got {context}")
+    rng = np.random.default_rng(seed)
+    kernel, dilation = 21, context // 20          # receptive field 1 + 20 * dilation = context + 1
+    w1 = rng.normal(0, 0.6, (hidden, 4, kernel)).astype(np.float32)
+    b1 = rng.normal(0, 0.1, (hidden,)).astype(np.float32)
+    w2 = rng.normal(0, 1.0, (3, hidden, 1)).astype(np.float32)
+    b2 = np.array([2.0, -1.0, -1.0], dtype=np.float32)
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["xc"], perm=[0, 2, 1]),
+        helper.make_node("Conv", ["xc", "w1", "b1"], ["h"], dilations=[dilation],
+                         kernel_shape=[kernel]),
+        helper.make_node("Relu", ["h"], ["hr"]),
+        helper.make_node("Conv", ["hr", "w2", "b2"], ["logits"], kernel_shape=[1]),
+        helper.make_node("Softmax", ["logits"], ["p"], axis=1),
+        helper.make_node("Transpose", ["p"], ["y"], perm=[0, 2, 1]),
+    ]
+    graph = helper.make_graph(
+        nodes, "toy",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "length", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "out_length", 3])],
+        initializer=[numpy_helper.from_array(a, n) for a, n in
+                     ((w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2"))],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    helper.set_model_props(model, toy_spec(context).to_metadata())
+    onnx.checker.check_model(model)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    onnx.save(model, str(tmp))
+    os.replace(tmp, out)
+    return out
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out")
+    ap.add_argument("--context", type=int, default=100)
+    a = ap.parse_args()
+    print(build_toy_model(a.out, a.context))
