@@ -1,0 +1,113 @@
+"""``seqscore score``: VCF in, VCF with SpliceAI's INFO field out (a drop-in for ``spliceai``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from ..engine import MAX_DISTANCE, Engine, EngineConfig
+from ..progress import Progress
+from ..vcf import annotate_vcf, count_records
+
+HELP = """\
+Score every ALT allele of a VCF against the genes it lies in and write the VCF back with
+SpliceAI's INFO field (ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL), as the
+spliceai 1.3.1 CLI does.  Records that cannot be scored are written unchanged and counted by
+reason in a summary on stderr.
+
+exit codes: 0 done (some records may be unscored: see the summary); 2 bad command line;
+64 bad setting; 65 malformed input (the message names the line); 66 input file missing;
+69 model not exported / service unavailable; 130 interrupted.
+"""
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("score", help="annotate a VCF with delta scores (spliceai drop-in)",
+                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-I", dest="input", metavar="INPUT", default="-",
+                   help="input VCF (.vcf, .vcf.gz, .bcf); '-' or omitted = stdin")
+    p.add_argument("-O", dest="output", metavar="OUTPUT", default="-",
+                   help="output VCF; '-' or omitted = stdout (VCF only, nothing else); "
+                        "a name ending in .gz is written bgzipped")
+    p.add_argument("-R", dest="reference", metavar="REFERENCE",
+                   help="reference FASTA, plain or bgzipped (with .fai, and .gzi for bgzip); "
+                        "required unless --server is given")
+    p.add_argument("-A", dest="annotation", metavar="ANNOTATION", default="grch38",
+                   help="gene annotation: grch37 or grch38 (SpliceAI's GENCODE V24 canonical "
+                        "tables, taken from the spliceai 1.3.1 wheel), a SpliceAI-format table, "
+                        "or a GTF/GFF3 file (default: grch38)")
+    p.add_argument("-D", dest="distance", metavar="DISTANCE", type=int, default=50,
+                   help=f"maximum distance between the variant and gained/lost splice site, "
+                        f"0-{MAX_DISTANCE} (default: 50)")
+    p.add_argument("-M", dest="mask", metavar="MASK", type=int, choices=(0, 1), default=0,
+                   help="1 = mask scores of annotated acceptor/donor gain and unannotated "
+                        "loss (default: 0)")
+    p.add_argument("--model", default="spliceai",
+                   help="model name (exported with `seqscore export`) or path to an .onnx file "
+                        "(default: spliceai)")
+    p.add_argument("--server", metavar="URL",
+                   help="score through a running `seqscore serve` daemon at URL instead of "
+                        "in this process")
+    p.add_argument("--batch-size", type=int, default=64,
+                   help="windows per model call (default: 64)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="onnxruntime intra-op threads (default: all cores)")
+    p.add_argument("--chunk-size", type=int, default=512,
+                   help="VCF records read and scored together (default: 512)")
+    p.add_argument("--pad-edges", action="store_true",
+                   help="score variants near contig ends by padding the window with N "
+                        "(SpliceAI skips them; off by default for parity)")
+    p.add_argument("--score-complex", action="store_true",
+                   help="score MNVs and complex indels (SpliceAI writes '.'; off by default)")
+    p.add_argument("--flag-skipped", action="store_true",
+                   help="add INFO SeqScore_skip=ALLELE|REASON to records not scored")
+    p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
+                   help="progress line on stderr (auto: when stderr is a terminal)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no run summary on stderr")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.chunk_size < 1:
+        raise _config(f"--chunk-size must be >= 1, got {args.chunk_size}")
+    t0 = time.monotonic()
+    if args.server:
+        from ..client import Client  # noqa: PLC0415
+
+        client = Client(args.server)
+
+        def score(variants):
+            return client.score(variants, distance=args.distance, mask=bool(args.mask),
+                                model=args.model)
+    else:
+        if not args.reference:
+            raise _config("-R REFERENCE is required (or --server URL)")
+        engine = Engine(EngineConfig(
+            model=args.model, reference=args.reference, annotation=args.annotation,
+            distance=args.distance, mask=bool(args.mask), batch_size=args.batch_size,
+            threads=args.threads, pad_edges=args.pad_edges, score_complex=args.score_complex,
+        ))
+        engine.warm_up()
+        score = engine.score
+    enabled = {"auto": None, "on": True, "off": False}[args.progress]
+    total = count_records(args.input) if enabled is not False else None
+    progress = Progress(total, enabled=enabled)
+    try:
+        summary = annotate_vcf(args.input, args.output, score, flag_skipped=args.flag_skipped,
+                               chunk_size=args.chunk_size, on_progress=progress.update)
+    finally:
+        progress.close()
+    if not args.quiet:
+        dt = time.monotonic() - t0
+        for line in summary.lines():
+            print(f"seqscore score: {line}", file=sys.stderr)
+        print(f"seqscore score: {summary.records} records in {dt:.1f} s "
+              f"({summary.alleles / dt if dt else 0:.2f} alleles/s)", file=sys.stderr)
+    return 0
+
+
+def _config(message: str):
+    from ..errors import ConfigError  # noqa: PLC0415
+
+    return ConfigError(message)

@@ -1,0 +1,264 @@
+"""The one batching engine: variants in, one :class:`ScoreResult` per variant out.
+
+It dedupes variants, builds each site's windows once, shares a REF window between the ALT
+alleles and genes that see the same sequence, runs windows of similar length together in
+batches, and turns predictions into delta scores.  One bad variant never sinks a batch: it
+gets a result carrying its error.  The CLI, the daemon and the Hail scorers all call this.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from . import __version__
+from .annotation import GeneTable, load_annotation
+from .encode import (gene_padding, layout, mask_outside, one_hot, reverse_complement,
+                     splice_alt, stack_padded)
+from .errors import (ConfigError, InvalidVariantError, NearContigEndError, RefMismatchError,
+                     RefTooLongError, SeqScoreError, UnsupportedVariantError)
+from .genome import Genome
+from .models.session import ModelSession, get_session
+from .records import ErrorInfo, GeneScore, ScoreResult, Variant
+from .scoring import align_alt, delta_scores
+from .variants import VariantKind, classify, validate
+
+log = logging.getLogger(__name__)
+
+MAX_DISTANCE = 4999   # SpliceAI's -D accepts 0..4999
+
+
+def check_distance(distance: object) -> int:
+    if isinstance(distance, bool) or not isinstance(distance, int) or not 0 <= distance <= MAX_DISTANCE:
+        raise ConfigError(f"distance must be an integer from 0 to {MAX_DISTANCE}, got {distance!r}")
+    return distance
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    model: str = "spliceai"
+    reference: str = ""
+    annotation: str = "grch38"
+    distance: int = 50
+    mask: bool = False
+    batch_size: int = 64
+    threads: int | None = None
+    providers: tuple[str, ...] | None = None
+    pad_edges: bool = False       # N-pad windows that run off a contig end (SpliceAI skips them)
+    score_complex: bool = False   # score MNVs / complex indels (SpliceAI writes '.')
+
+    def __post_init__(self):
+        check_distance(self.distance)
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) \
+                or self.batch_size < 1:
+            raise ConfigError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
+        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
+            raise ConfigError(f"threads must be an integer >= 1, got {self.threads!r}")
+        if not self.reference:
+            raise ConfigError("a reference FASTA is required")
+        if self.providers is not None:
+            object.__setattr__(self, "providers", tuple(self.providers))
+
+
+@dataclass
+class _Job:
+    """One (variant, gene) pair waiting for its REF and ALT predictions."""
+
+    gene_index: int
+    gene: str
+    strand: str
+    ref_key: tuple
+    alt_key: tuple
+    dist_boundary: int
+
+
+@dataclass
+class _Plan:
+    variant: Variant
+    slots: list = field(default_factory=list)   # GeneScore (done) or _Job (to run)
+
+
+class Engine:
+    """Score variants with one model, reference and annotation (see :class:`EngineConfig`).
+
+    Cheap to construct and picklable: the FASTA, gene table and ONNX session open lazily in
+    the process that first scores."""
+
+    def __init__(self, config: EngineConfig | None = None, **kwargs):
+        self.config = config if config is not None else EngineConfig(**kwargs)
+        self._genome: Genome | None = None
+        self._annotation: GeneTable | None = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self):
+        return {"config": self.config}
+
+    def __setstate__(self, state):
+        self.__init__(state["config"])
+
+    # ---- lazily opened resources ---------------------------------------------------------
+    @property
+    def session(self) -> ModelSession:
+        c = self.config
+        return get_session(c.model, providers=c.providers, threads=c.threads)
+
+    @property
+    def genome(self) -> Genome:
+        if self._genome is None:
+            self._genome = Genome(self.config.reference)
+        return self._genome
+
+    @property
+    def annotation(self) -> GeneTable:
+        if self._annotation is None:
+            with self._lock:
+                if self._annotation is None:
+                    self._annotation = load_annotation(self.config.annotation)
+        return self._annotation
+
+    def warm_up(self) -> "Engine":
+        """Open everything now (the daemon's readiness, fail-fast in the CLI)."""
+        _ = self.session, self.annotation, self.genome.contigs
+        return self
+
+    def provenance(self) -> dict[str, object]:
+        s = self.session
+        ann = self.annotation
+        return {
+            "model": s.spec.name, "model_version": s.spec.version, "model_sha256": s.sha256,
+            "model_source": f"{s.spec.source_package}=={s.spec.source_version}",
+            "reference": os.path.abspath(self.config.reference),
+            "annotation": self.config.annotation, "annotation_sha256": ann.sha256 or "",
+            "distance": self.config.distance, "mask": bool(self.config.mask),
+            "hail_seqscore_version": __version__,
+        }
+
+    # ---- scoring -------------------------------------------------------------------------
+    def score(self, variants: Sequence[Variant] | Iterable[Variant], *,
+              distance: int | None = None, mask: bool | None = None) -> list[ScoreResult]:
+        """One result per input variant, in input order.  ``distance``/``mask`` override the
+        configured values for this call."""
+        variants = list(variants)
+        dist = self.config.distance if distance is None else check_distance(distance)
+        msk = self.config.mask if mask is None else bool(mask)
+        spec = self.session.spec
+        plans: dict[tuple, _Plan | ScoreResult] = {}
+        windows: dict[tuple, tuple[str, str]] = {}
+        for v in variants:
+            key = _key(v)
+            if key in plans:
+                continue
+            try:
+                plans[key] = self._plan(v, dist, spec.context, windows)
+            except SeqScoreError as exc:
+                plans[key] = ScoreResult(v, error=ErrorInfo(exc.code, exc.message))
+        preds = self._predict(windows)
+        cov = 2 * dist + 1
+        acc, don = spec.channel("acceptor"), spec.channel("donor")
+        done: dict[tuple, ScoreResult] = {}
+        for key, plan in plans.items():
+            if isinstance(plan, ScoreResult):
+                done[key] = plan
+                continue
+            v = plan.variant
+            scores = []
+            for slot in plan.slots:
+                if isinstance(slot, GeneScore):
+                    scores.append(slot)
+                    continue
+                y_alt = align_alt(preds[slot.alt_key], cov, len(v.ref), len(v.alt))
+                d = delta_scores(preds[slot.ref_key], y_alt, acceptor=acc, donor=don,
+                                 dist_exon_boundary=slot.dist_boundary, mask=msk)
+                scores.append(GeneScore(slot.gene, slot.strand, *d.ds, *d.dp))
+            done[key] = ScoreResult(v, tuple(scores))
+        out = []
+        for v in variants:
+            r = done[_key(v)]
+            out.append(r if r.variant is v else ScoreResult(v, r.scores, r.error))
+        return out
+
+    def _plan(self, v: Variant, dist: int, context: int,
+              windows: dict[tuple, tuple[str, str]]) -> _Plan | ScoreResult:
+        if not isinstance(v, Variant):
+            raise InvalidVariantError(f"expected a Variant, got {type(v).__name__}")
+        v = validate(v)
+        kind = classify(v.ref, v.alt)
+        if kind is VariantKind.SYMBOLIC:
+            raise UnsupportedVariantError(f"{v}: ALT {v.alt!r} is symbolic or missing; not scored")
+        genome = self.genome
+        contig = genome.resolve(v.contig)
+        contig_len = genome.length(contig)
+        if v.pos > contig_len:
+            raise InvalidVariantError(
+                f"{v}: position {v.pos} is beyond the end of contig {contig} ({contig_len} bp)")
+        genes = self.annotation.genes_at(v.contig, v.pos)
+        if not genes:
+            return ScoreResult(v, ())
+        found = genome.fetch(contig, v.start, min(v.end, contig_len))
+        if found != v.ref:
+            raise RefMismatchError(
+                f"{v}: REF {v.ref} does not match the reference, which has {found} at "
+                f"{contig}:{v.pos}")
+        lay = layout(v.pos, dist, context)
+        if lay.start < 0 or lay.end > contig_len:
+            if not self.config.pad_edges:
+                raise NearContigEndError(
+                    f"{v}: its {lay.wid}-bp window runs off the end of contig {contig} "
+                    f"({contig_len} bp); not scored (SpliceAI skips it; --pad-edges pads with N)")
+            left, right = max(0, -lay.start), max(0, lay.end - contig_len)
+            seq = "N" * left + genome.fetch(contig, lay.start + left, lay.end - right) + "N" * right
+        else:
+            seq = genome.fetch(contig, lay.start, lay.end)
+        if len(v.ref) > 2 * dist:
+            raise RefTooLongError(
+                f"{v}: REF is {len(v.ref)} bp, longer than 2 x distance ({2 * dist}); not scored")
+        plan = _Plan(v)
+        complex_allele = kind in (VariantKind.MNV, VariantKind.COMPLEX)
+        for gi, gene in enumerate(genes):
+            if complex_allele and not self.config.score_complex:
+                plan.slots.append(GeneScore(gene.name, gene.strand, *([None] * 8)))
+                continue
+            d_start, d_end, d_boundary = gene.distances(v.pos)
+            pad = gene_padding(lay.wid, d_start, d_end)
+            ref_key = (contig, v.pos, lay.wid, pad, gene.strand)
+            alt_key = ref_key + (v.ref, v.alt)
+            if ref_key not in windows:
+                windows[ref_key] = (mask_outside(seq, pad), gene.strand)
+            if alt_key not in windows:
+                windows[alt_key] = (splice_alt(windows[ref_key][0], lay.centre, len(v.ref), v.alt),
+                                    gene.strand)
+            plan.slots.append(_Job(gi, gene.name, gene.strand, ref_key, alt_key, d_boundary))
+        return plan
+
+    def _predict(self, windows: dict[tuple, tuple[str, str]]) -> dict[tuple, np.ndarray]:
+        """Run every window through the model, batched by similar length.  Returns each
+        window's predictions in forward-strand order, ``len(window) - context`` long."""
+        if not windows:
+            return {}
+        session = self.session
+        spec = session.spec
+        order = sorted(windows, key=lambda k: len(windows[k][0]))
+        out: dict[tuple, np.ndarray] = {}
+        bs = self.config.batch_size
+        for i in range(0, len(order), bs):
+            keys = order[i:i + bs]
+            arrays = []
+            for k in keys:
+                seq, strand = windows[k]
+                x = one_hot(seq, spec.alphabet, spec.n_value)
+                arrays.append(reverse_complement(x) if strand == "-" else x)
+            y = session.predict(stack_padded(arrays, spec.n_value))
+            for j, k in enumerate(keys):
+                n = len(windows[k][0]) - spec.context
+                yk = y[j, :n]
+                out[k] = yk[::-1] if windows[k][1] == "-" else yk
+        return out
+
+
+def _key(v: Variant) -> tuple:
+    return (v.contig, v.pos, v.ref.upper(), v.alt.upper()) if isinstance(v, Variant) else (id(v),)
