@@ -1,0 +1,186 @@
+"""Export a known model to one ONNX file: weights → torch ensemble → ONNX with seqscore metadata.
+
+The file is written atomically (temp file in the target directory + ``os.replace``).  Its
+metadata carries :meth:`ModelSpec.to_metadata` plus an export fingerprint (pinned weight
+sha256s, members, graph form, exporter version); exporting again with the same fingerprint is a
+no-op ("up to date") unless ``force``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from hail_seqscore import __version__
+from hail_seqscore.errors import ConfigError, WeightMappingError
+from hail_seqscore.models import registry
+from hail_seqscore.models.spec import PREFIX, ModelSpec
+
+from .keras_h5 import read_keras_h5
+from .layers import LayerGraph, state_dict_from_layers
+from .model import CONTEXT, OUT_CHANNELS, Ensemble, SpliceAINet, Variant
+from .sources import weight_files
+from .tf_frozen import read_frozen_graph
+
+log = logging.getLogger(__name__)
+
+#: the graph form written by default: the fastest exact one measured (see export/README)
+DEFAULT_VARIANT = Variant(padding="valid", layout="2d")
+OPSET = 17
+FINGERPRINT_KEY = PREFIX + "export_fingerprint"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    status: str          # "exported" | "up to date"
+    seconds: float
+    members: tuple[int, ...]
+
+
+def member_graphs(files: Sequence[Path]) -> list[LayerGraph]:
+    """Every member's layer graph, in file order (``.h5``: one each; ``.pb``: the Pack order)."""
+    graphs: list[LayerGraph] = []
+    for f in files:
+        if f.suffix == ".h5":
+            graphs.append(read_keras_h5(f))
+        elif f.suffix == ".pb":
+            graphs.extend(read_frozen_graph(f))
+        else:
+            raise WeightMappingError(f"{f}: unknown weight format (expected .h5 or .pb)")
+    return graphs
+
+
+def load_member(graph: LayerGraph, variant: Variant = DEFAULT_VARIANT) -> SpliceAINet:
+    import torch  # noqa: PLC0415
+
+    net = SpliceAINet(variant)
+    state = {k: torch.from_numpy(np.ascontiguousarray(v))
+             for k, v in state_dict_from_layers(graph, variant.layout).items()}
+    expected = {k for k in net.state_dict() if not k.endswith("num_batches_tracked")}
+    if set(state) != expected:
+        raise WeightMappingError(
+            f"{graph.source}: mapped weights do not fit the network (missing "
+            f"{sorted(expected - set(state))[:5]}, extra {sorted(set(state) - expected)[:5]})")
+    net.load_state_dict(state, strict=False)
+    return net.eval()
+
+
+def _select(n: int, members: Sequence[int] | None) -> tuple[int, ...]:
+    if members is None:
+        return tuple(range(n))
+    sel = tuple(int(m) for m in members)
+    if not sel or any(m < 0 or m >= n for m in sel) or len(set(sel)) != len(sel):
+        raise ConfigError(f"members {list(members)} must be distinct indices in 0..{n - 1}")
+    return sel
+
+
+def spec_for(name: str, members: int) -> ModelSpec:
+    km = registry.known_model(name)
+    return ModelSpec(
+        name=name, version=km.version, source_package=km.source_package,
+        source_version=km.source_version,
+        weights_sha256={w.filename: w.sha256 for w in km.weights}, context=CONTEXT,
+        alphabet="ACGT", n_value=0.0, output_channels=OUT_CHANNELS, input_layout="NLC",
+        members=members, licence=km.licence, attribution=km.attribution,
+        exporter_version=__version__,
+    )
+
+
+def fingerprint(name: str, members: Sequence[int], variant: Variant) -> str:
+    km = registry.known_model(name)
+    blob = json.dumps({
+        "name": name, "weights": [w.sha256 for w in km.weights], "members": list(members),
+        "variant": [variant.padding, variant.layout], "exporter": __version__, "opset": OPSET,
+    }, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def stored_fingerprint(path: Path) -> str | None:
+    import onnx  # noqa: PLC0415
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - any unreadable file is simply not up to date
+        return None
+    return {p.key: p.value for p in model.metadata_props}.get(FINGERPRINT_KEY)
+
+
+def _torch_to_onnx(module, path: Path) -> None:
+    import torch  # noqa: PLC0415
+
+    dummy = torch.zeros(1, CONTEXT + 1, 4)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module, (dummy,), str(path), dynamo=False, opset_version=OPSET,
+            input_names=["x"], output_names=["y"], do_constant_folding=True,
+            dynamic_axes={"x": {0: "batch", 1: "length"}, "y": {0: "batch", 1: "out_length"}},
+        )
+
+
+def write_onnx(module, out: Path, metadata: dict[str, str]) -> None:
+    """Export ``module``, attach ``metadata``, check, and move into place atomically."""
+    import onnx  # noqa: PLC0415
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        _torch_to_onnx(module, tmp)
+        model = onnx.load(str(tmp))
+        del model.metadata_props[:]
+        for key, value in sorted(metadata.items()):
+            entry = model.metadata_props.add()
+            entry.key, entry.value = key, value
+        model.producer_name, model.producer_version = "hail-seqscore", __version__
+        onnx.checker.check_model(model)
+        onnx.save(model, str(tmp))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def export_model(name: str, out: str | os.PathLike | None = None, *,
+                 source: str | os.PathLike | None = None, members: Sequence[int] | None = None,
+                 force: bool = False, variant: Variant = DEFAULT_VARIANT) -> ExportResult:
+    """Export known model ``name`` (all members averaged, or just ``members``) to ``out``
+    (default ``registry.default_model_path(name)``); weights from ``source`` or the pinned
+    wheel.  Returns status ``"up to date"`` without work when the file already matches."""
+    km = registry.known_model(name)
+    out = Path(out) if out is not None else registry.default_model_path(name)
+    start = time.perf_counter()
+    n_members = 5  # both known models are 5-member ensembles; checked against the files below
+    sel = _select(n_members, members)
+    fp = fingerprint(name, sel, variant)
+    if not force and out.is_file() and stored_fingerprint(out) == fp:
+        return ExportResult(out, "up to date", time.perf_counter() - start, sel)
+    files = weight_files(km, source)
+    graphs = member_graphs(files)
+    if len(graphs) != n_members:
+        raise WeightMappingError(f"{name}: weight files hold {len(graphs)} members, expected "
+                                 f"{n_members}")
+    ensemble = Ensemble([load_member(graphs[i], variant) for i in sel])
+    meta = spec_for(name, len(sel)).to_metadata()
+    meta[FINGERPRINT_KEY] = fp
+    meta[PREFIX + "member_indices"] = ",".join(map(str, sel))
+    meta[PREFIX + "graph_form"] = f"{variant.padding}-{variant.layout}"
+    write_onnx(ensemble, out, meta)
+    seconds = time.perf_counter() - start
+    log.info("exported %s (members %s) to %s in %.1f s", name, sel, out, seconds)
+    return ExportResult(out, "exported", seconds, sel)
