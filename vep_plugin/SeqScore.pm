@@ -1,0 +1,675 @@
+=head1 LICENSE
+
+Part of hail-seqscore.  Licensed under the Apache License, Version 2.0.
+
+=head1 NAME
+
+ SeqScore - SpliceAI-style scores computed on the fly by a seqscore daemon
+
+=head1 SYNOPSIS
+
+ mv SeqScore.pm ~/.vep/Plugins
+ seqscore serve --model spliceai -R GRCh38.fa.gz -A grch38 --port 8642 &
+ ./vep -i variants.vcf --safe --plugin SeqScore,url=http://127.0.0.1:8642
+ ./vep -i variants.vcf --safe --plugin SeqScore,url=http://127.0.0.1:8642,cutoff=0.5,split_output=1
+
+=head1 DESCRIPTION
+
+ A VEP plugin that asks a running C<seqscore serve> daemon (hail-seqscore) for
+ SpliceAI delta scores of every allele VEP sees: SNVs, MNVs and indels of any
+ length SpliceAI scores, with no precomputed score files.  The output fields
+ are those of VEP's own SpliceAI plugin, so filters written for it keep working.
+
+ Batching: the plugin sends one HTTP request per VEP input buffer (all alleles
+ in it, split into requests of at most C<batch> alleles) over one kept-alive
+ connection with TCP_NODELAY.  Where the VEP internals it relies on (an
+ InputBuffer object among the arguments of the calling frames) are missing it
+ falls back to one request per variant.  A bounded cache means a variant seen
+ on several transcripts is asked for once.  Works with --fork: each forked
+ process opens its own connection.
+
+ Always run VEP with --safe: without it, VEP drops a plugin whose new() fails
+ (e.g. daemon not running) with only a warning, and writes output without the
+ scores.
+
+=head1 PARAMETERS
+
+ url          : daemon base URL (default http://127.0.0.1:8642); proxies are
+                ignored for loopback addresses
+ model        : model name the daemon serves (default: the daemon's default)
+ distance     : SpliceAI -D, 0-4999 (default: the daemon's setting, 50)
+ mask         : SpliceAI -M, 0 or 1 (default: the daemon's setting, 0)
+ cutoff       : 0-1; adds SpliceAI_cutoff = PASS if the largest DS (as
+                printed, 2 decimals) >= cutoff, FAIL otherwise
+ split_output : 1 = one field per score (SpliceAI_pred_DS_AG, ...); always on
+                for VCF output
+ batch        : most alleles in one HTTP request (default 500; 1 = one
+                request per variant)
+ timeout      : seconds to wait for one HTTP answer (default 300)
+ token_file   : file whose first line is the daemon's bearer token
+
+=head1 OUTPUT FIELDS
+
+ SpliceAI_pred        SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL
+                      (tab/default output without split_output)
+ SpliceAI_pred_SYMBOL, SpliceAI_pred_DS_AG ... SpliceAI_pred_DP_DL
+                      (split_output=1, and VCF output)
+ SpliceAI             JSON output: {SYMBOL, DS_AG, ..., DP_DL[, SpliceAI_cutoff]}
+ SpliceAI_cutoff      PASS/FAIL (with cutoff=X)
+ SeqScore_error       CODE:message when the variant could not be scored
+                      (REF_MISMATCH, NEAR_CONTIG_END, DAEMON_UNAVAILABLE, ...)
+
+ DS are printed with 2 decimals and DP in bp, as SpliceAI writes them; "." for
+ alleles SpliceAI leaves unscored (MNVs, complex indels).  Scores go to the
+ transcripts whose gene symbol equals the scored gene (SpliceAI's gene table
+ names), as in VEP's SpliceAI plugin.
+
+=head1 FAILURES
+
+ Daemon unreachable when VEP starts: new() dies naming the URL (with --safe
+ VEP stops).  Daemon lost mid-run: each request is retried (0.5, 1, 2 s apart;
+ 503 answers are retried after their Retry-After), then the alleles of that
+ request get SeqScore_error=DAEMON_UNAVAILABLE:... and one warning is printed;
+ later buffers try again once each, so a restarted daemon is picked up.
+
+=head1 EXAMPLES
+
+ ./vep --offline --gtf genes.gtf.gz --fasta chr21.fa.gz -i in.vcf --vcf -o out.vcf \
+   --safe --plugin SeqScore,url=http://127.0.0.1:8642,distance=50,cutoff=0.5
+
+ See docs/vep.md of hail-seqscore for the full guide.
+
+=cut
+
+package SeqScore;
+
+use strict;
+use warnings;
+
+use HTTP::Tiny;
+use JSON::PP;
+use List::Util qw(max);
+use Scalar::Util qw(blessed);
+use Socket qw(IPPROTO_TCP TCP_NODELAY);
+use Time::HiRes ();
+
+use Bio::EnsEMBL::Variation::Utils::BaseVepPlugin;
+use base qw(Bio::EnsEMBL::Variation::Utils::BaseVepPlugin);
+
+our $VERSION = '0.1.0';
+
+my @DS_KEYS = qw(DS_AG DS_AL DS_DG DS_DL);
+my @DP_KEYS = qw(DP_AG DP_AL DP_DG DP_DL);
+my @PARAMS = qw(url model distance mask cutoff split_output batch timeout token_file);
+my %DEFAULTS = (url => 'http://127.0.0.1:8642', batch => 500, timeout => 300, split_output => 0);
+my @BACKOFF = (0.5, 1, 2);           # seconds between attempts after a lost connection
+my $MAX_BUSY_RETRIES = 20;           # 503 answers (queue full) retried this often
+my $MAX_RETRY_AFTER = 30;            # cap on a daemon's Retry-After, seconds
+my $CACHE_MIN = 10_000;              # the result cache holds max(this, 4 x batch) alleles
+my $JSON = JSON::PP->new->utf8->canonical;
+
+# ---- parameters --------------------------------------------------------------------------------
+
+=head2 check_params
+
+  Arg 1      : hashref of plugin parameters (key => value strings)
+  Description: Validates and normalises the parameters; dies with a message
+               that names the parameter, the value and what is expected.
+  Returntype : hashref of options
+
+=cut
+
+sub check_params {
+  my ($p) = @_;
+  my %known = map { $_ => 1 } @PARAMS;
+  for my $k (sort keys %$p) {
+    die "ERROR: SeqScore: unknown parameter '$k' (known: " . join(', ', @PARAMS) . ")\n"
+      unless $known{$k};
+  }
+  my %o = (%DEFAULTS, %$p);
+
+  $o{url} =~ s{/+$}{};
+  die "ERROR: SeqScore: url must look like http://HOST:PORT, got '$o{url}'\n"
+    unless $o{url} =~ m{^(https?)://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?(/[^\s?#]*)?$};
+  my ($scheme, $host) = ($1, $2);
+  if ($scheme eq 'https' && !HTTP::Tiny->can_ssl) {
+    die "ERROR: SeqScore: url '$o{url}' needs HTTPS but IO::Socket::SSL/Net::SSLeay are not installed\n";
+  }
+  $o{host} = $host;
+
+  if (defined $o{model}) {
+    die "ERROR: SeqScore: model must be a model name (letters, digits, . _ -), got '$o{model}'\n"
+      unless $o{model} =~ /^[A-Za-z0-9._-]+$/;
+  }
+  if (defined $o{distance}) {
+    die "ERROR: SeqScore: distance must be an integer from 0 to 4999, got '$o{distance}'\n"
+      unless $o{distance} =~ /^\d+$/ && $o{distance} <= 4999;
+    $o{distance} += 0;
+  }
+  for my $flag (qw(mask split_output)) {
+    next unless defined $o{$flag};
+    die "ERROR: SeqScore: $flag must be 0 or 1, got '$o{$flag}'\n" unless $o{$flag} =~ /^[01]$/;
+    $o{$flag} += 0;
+  }
+  if (defined $o{cutoff}) {
+    die "ERROR: SeqScore: cutoff must be a number from 0 to 1, got '$o{cutoff}'\n"
+      unless $o{cutoff} =~ /^(?:\d+\.?\d*|\.\d+)$/ && $o{cutoff} <= 1;
+    $o{cutoff} += 0;
+  }
+  die "ERROR: SeqScore: batch must be an integer from 1 to 100000, got '$o{batch}'\n"
+    unless $o{batch} =~ /^\d+$/ && $o{batch} >= 1 && $o{batch} <= 100_000;
+  die "ERROR: SeqScore: timeout must be a positive number of seconds, got '$o{timeout}'\n"
+    unless $o{timeout} =~ /^(?:\d+\.?\d*|\.\d+)$/ && $o{timeout} > 0;
+  $o{$_} += 0 for qw(batch timeout);
+
+  if (defined $o{token_file}) {
+    open(my $fh, '<', $o{token_file})
+      or die "ERROR: SeqScore: cannot read token_file '$o{token_file}': $!\n";
+    my $token = <$fh>;
+    close $fh;
+    $token = '' unless defined $token;
+    $token =~ s/^\s+|\s+$//g;
+    die "ERROR: SeqScore: token_file '$o{token_file}' is empty\n" unless length $token;
+    $o{token} = $token;
+  }
+  return \%o;
+}
+
+# ---- the plugin --------------------------------------------------------------------------------
+
+sub new {
+  my $class = shift;
+  my $self = $class->SUPER::new(@_);
+
+  my @bare = grep { !/=/ } @{ $self->params };
+  die "ERROR: SeqScore: parameters are key=value pairs, got '" . join(',', @bare) . "'\n" if @bare;
+  $self->{opt} = check_params($self->params_to_hash);
+
+  my $config = $self->{config} || {};
+  my $format = $config->{output_format} || '';
+  $self->{mode} = ($format eq 'json' || $config->{rest}) ? 'json'
+                : ($format eq 'vcf' || $self->{opt}{split_output}) ? 'split'
+                : 'joined';
+  $self->{quiet} = $config->{quiet};
+
+  $self->{client} = SeqScore::Client->new(%{ $self->{opt} });
+  $self->{cache} = SeqScore::Cache->new(max($CACHE_MIN, 4 * $self->{opt}{batch}));
+  $self->{stats} = { requests => 0, alleles => 0, prefetches => 0, fallbacks => 0 };
+  $self->{provenance} = $self->_check_daemon;
+  return $self;
+}
+
+sub feature_types { return ['Transcript'] }
+
+# Dies unless the daemon answers /v1/ready and serves the requested model; returns its provenance.
+sub _check_daemon {
+  my $self = shift;
+  my $c = $self->{client};
+  my $hint = "Start it first (seqscore serve --port PORT ...) and pass its address as "
+           . "url=http://127.0.0.1:PORT; run VEP with --safe so a failing plugin stops the run.";
+  my $r = $c->request('GET', '/v1/ready');
+  unless ($r->{status} == 200) {
+    die sprintf("ERROR: SeqScore: the seqscore daemon at %s is not ready (GET /v1/ready: %s). %s\n",
+                $c->{base}, describe_failure($r), $hint);
+  }
+  $r = $c->request('GET', '/v1/models');
+  die sprintf("ERROR: SeqScore: GET %s/v1/models failed: %s\n", $c->{base}, describe_failure($r))
+    unless $r->{status} == 200 && $r->{data};
+  my $models = ref $r->{data} eq 'ARRAY' ? $r->{data} : ($r->{data}{models} || []);
+  die "ERROR: SeqScore: $c->{base}/v1/models lists no model\n" unless @$models;
+  my $want = $self->{opt}{model};
+  my ($model) = defined $want ? grep { ($_->{name} || '') eq $want } @$models : ($models->[0]);
+  unless ($model) {
+    die sprintf("ERROR: SeqScore: the daemon at %s does not serve model '%s' (it serves: %s)\n",
+                $c->{base}, $want, join(', ', map { $_->{name} || '?' } @$models));
+  }
+  $c->forget_connection;   # so forked VEP processes never share the start-up socket
+  return $model;
+}
+
+sub get_header_info {
+  my $self = shift;
+  my $m = $self->{provenance} || {};
+  my $prov = sprintf('SeqScore plugin %s, model %s %s (sha256 %s), daemon %s',
+                     $VERSION, $m->{name} || '?', $m->{version} || '?',
+                     substr($m->{sha256} || '?', 0, 16), $self->{client}{base});
+  my %o = %{ $self->{opt} };
+  $prov .= ", distance $o{distance}" if defined $o{distance};
+  $prov .= ", mask $o{mask}" if defined $o{mask};
+  my %h;
+  if ($self->{mode} eq 'joined') {
+    $h{SpliceAI_pred} = "SpliceAI-style delta scores (DS) and positions (DP) for acceptor gain (AG), "
+      . "acceptor loss (AL), donor gain (DG) and donor loss (DL), computed on the fly ($prov). "
+      . "Format: SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL";
+  }
+  else {
+    my %what = (AG => 'acceptor gain', AL => 'acceptor loss', DG => 'donor gain', DL => 'donor loss');
+    $h{SpliceAI_pred_SYMBOL} = "gene symbol the SpliceAI scores refer to ($prov)";
+    for my $t (sort keys %what) {
+      $h{"SpliceAI_pred_DS_$t"} = "SpliceAI delta score (0-1) for $what{$t} ($prov)";
+      $h{"SpliceAI_pred_DP_$t"} = "SpliceAI delta position (bp from the variant) of the $what{$t} ($prov)";
+    }
+  }
+  $h{SpliceAI_cutoff} = "PASS if the largest SpliceAI delta score is >= $o{cutoff}, FAIL otherwise"
+    if defined $o{cutoff};
+  $h{SeqScore_error} = "Why the SpliceAI scores of this allele are missing: CODE:message ($prov)";
+  return \%h;
+}
+
+sub run {
+  my ($self, $tva) = @_;
+  my $vf = $tva->base_variation_feature;
+  my $allele = $tva->can('variation_feature_seq') ? $tva->variation_feature_seq : undef;
+  return {} unless defined $allele;
+
+  my ($var, $err) = vcf_variant($vf, $allele);
+  return error_fields($self->{mode}, $err) if $err;
+  my $key = variant_key($var);
+
+  my $res = $self->{cache}->get($key) || $self->{transient}{$key};
+  unless ($res) {
+    $self->_prefetch($vf, $var);
+    $res = $self->{cache}->get($key) || $self->{transient}{$key};
+  }
+  return {} unless $res;
+  return error_fields($self->{mode}, $res->{error}) if $res->{error};
+
+  my $transcript = $tva->can('transcript') ? $tva->transcript : undef;
+  my $symbol = $transcript ? ($transcript->{_gene_symbol} || $transcript->{_gene_hgnc}) : undef;
+  return {} unless defined $symbol;
+  for my $gs (@{ $res->{scores} || [] }) {
+    return format_fields($gs, $self->{mode}, $self->{opt}{cutoff})
+      if defined $gs->{gene} && $gs->{gene} eq $symbol;
+  }
+  return {};
+}
+
+# Score every allele of the current input buffer (or just this variant) not yet in the cache.
+sub _prefetch {
+  my ($self, $vf, $var) = @_;
+  my $buffer = current_input_buffer();
+  my @vfs = $buffer ? @{ $buffer->buffer || [] } : ();
+  if (@vfs) { $self->{stats}{prefetches}++ } else { $self->{stats}{fallbacks}++ }
+
+  my (%seen, @todo);
+  my $add = sub {
+    my $v = shift;
+    my $k = variant_key($v);
+    return if $seen{$k}++ || $self->{cache}->get($k);
+    push @todo, $v;
+  };
+  $add->($var);
+  for my $other (@vfs) {
+    next if ref($other) =~ /StructuralVariation/ || $other->{non_variant};
+    next if $other->can('get_all_TranscriptVariations')
+         && !@{ $other->get_all_TranscriptVariations || [] };
+    for my $alt (alt_alleles($other)) {
+      my ($v) = vcf_variant($other, $alt);
+      $add->($v) if $v;
+    }
+  }
+
+  $self->{transient} = {};
+  my $n = $self->{opt}{batch};
+  while (my @chunk = splice(@todo, 0, $n)) {
+    my ($results, $error) = $self->_score(\@chunk);
+    for my $i (0 .. $#chunk) {
+      my $k = variant_key($chunk[$i]);
+      if ($results) { $self->{cache}->put($k, $results->[$i]) }
+      else          { $self->{transient}{$k} = { error => $error } }
+    }
+  }
+}
+
+# One POST /v1/score with retries; returns (\@results in input order) or (undef, $error).
+sub _score {
+  my ($self, $variants) = @_;
+  my $c = $self->{client};
+  my $body = request_body($variants, $self->{opt});
+  my ($lost_tries, $busy_tries, $last) = (0, 0, undef);
+  my $max_lost = $self->{lost} ? 1 : 1 + @BACKOFF;
+  while (1) {
+    $self->{stats}{requests}++;
+    my $r = $c->request('POST', '/v1/score', $body);
+    if ($r->{status} == 200) {
+      my ($results, $err) = parse_response($r->{data}, $variants);
+      if ($results) {
+        $self->{stats}{alleles} += @$variants;
+        if ($self->{lost}) {
+          warn "SeqScore: the seqscore daemon at $c->{base} answers again\n" unless $self->{quiet};
+          $self->{lost} = 0;
+        }
+      }
+      return ($results, $err);
+    }
+    $last = $r;
+    if ($r->{status} == 503 && $busy_tries < $MAX_BUSY_RETRIES && ($r->{headers}{'retry-after'} || '') ne '') {
+      $busy_tries++;
+      my $wait = $r->{headers}{'retry-after'};
+      $wait = 1 unless $wait =~ /^\d+(?:\.\d+)?$/;
+      Time::HiRes::sleep($wait > $MAX_RETRY_AFTER ? $MAX_RETRY_AFTER : $wait);
+      next;
+    }
+    if (grep { $r->{status} == $_ } 599, 502, 503, 504) {
+      $lost_tries++;
+      last if $lost_tries >= $max_lost;
+      Time::HiRes::sleep($BACKOFF[$lost_tries - 1]);
+      next;
+    }
+    # a definite answer the daemon will repeat (400, 401, 413, 500, ...): no retry
+    return (undef, error_from_response($r));
+  }
+  my $msg = sprintf('no answer from the seqscore daemon at %s after %d attempt%s (%s)',
+                    $c->{base}, $lost_tries + $busy_tries, ($lost_tries + $busy_tries == 1 ? '' : 's'),
+                    describe_failure($last));
+  unless ($self->{lost}) {
+    warn "SeqScore: $msg; the alleles of this buffer carry SeqScore_error=DAEMON_UNAVAILABLE. "
+       . "Restart the daemon (later buffers try again) or stop VEP.\n";
+    $self->{lost} = 1;
+  }
+  return (undef, { code => 'DAEMON_UNAVAILABLE', message => $msg });
+}
+
+sub finish {
+  my $self = shift;
+  my $s = $self->{stats};
+  return if $self->{quiet} || !$s->{requests};
+  warn sprintf("SeqScore: %d alleles scored in %d HTTP requests over %d connections "
+             . "(%d buffer prefetches, %d per-variant requests)\n",
+               $s->{alleles}, $s->{requests}, $self->{client}{connections},
+               $s->{prefetches}, $s->{fallbacks});
+}
+
+# ---- pure helpers (tested in t/00-pure.t) ----------------------------------------------------
+
+=head2 current_input_buffer
+
+  Description: The VEP InputBuffer being written out, found among the arguments
+               of the calling frames (OutputFactory::get_all_*_by_InputBuffer,
+               Runner::_buffer_to_output); undef where there is none.
+
+=cut
+
+sub current_input_buffer {
+  for my $level (1 .. 64) {
+    my @frame;
+    {
+      package DB;    # caller() fills @DB::args only when called from package DB
+      @frame = caller($level);
+    }
+    last unless @frame;
+    next unless $frame[4];    # frame has no arguments of its own
+    for my $arg (@DB::args) {
+      return $arg if blessed($arg) && ref($arg) =~ /(?:^|::)InputBuffer$/ && $arg->can('buffer');
+    }
+  }
+  return undef;
+}
+
+# The ALT alleles of a VariationFeature as Ensembl writes them ('-' for none).
+sub alt_alleles {
+  my ($vf) = @_;
+  my $as = blessed($vf) && $vf->can('allele_string') ? $vf->allele_string : $vf->{allele_string};
+  my @a = split m{/}, (defined $as ? $as : '');
+  shift @a;
+  return @a;
+}
+
+=head2 vcf_variant
+
+  Arg 1      : a VariationFeature (Ensembl coordinates: '-' alleles, start > end for insertions)
+  Arg 2      : one ALT allele of it, as in its allele string
+  Description: The allele in VCF form {chrom, pos, ref, alt}: indels get back the base
+               before them, taken from the VCF line VEP read or from the reference slice.
+  Returntype : (hashref) or (undef, {code, message})
+
+=cut
+
+sub vcf_variant {
+  my ($vf, $alt) = @_;
+  my $chrom = defined $vf->{chr} ? $vf->{chr}
+            : (blessed($vf) && $vf->can('seq_region_name')) ? $vf->seq_region_name : undef;
+  my ($start, $end) = ($vf->{start}, $vf->{end});
+  my @alleles = split m{/}, (blessed($vf) && $vf->can('allele_string') ? $vf->allele_string
+                                                                        : ($vf->{allele_string} || ''));
+  my $ref = $alleles[0];
+  my $where = defined $chrom && defined $start ? "$chrom:$start" : 'variant';
+  return (undef, { code => 'INVALID_VARIANT', message => "$where has no chromosome, start or alleles" })
+    unless defined $chrom && defined $start && defined $ref && defined $alt;
+  ($ref, $alt) = (uc $ref, uc $alt);
+  if (($vf->{strand} || 1) < 0) {
+    for ($ref, $alt) { next if $_ eq '-'; $_ = reverse $_; tr/ACGTN/TGCAN/ }
+  }
+  # VEP drops the base an indel record's alleles share (start = VCF POS + 1, '-' for none);
+  # put it back so the daemon sees the alleles as the VCF had them
+  my $line = $vf->{_line};
+  my $trimmed = (ref $line eq 'ARRAY' && defined $line->[1] && $line->[1] =~ /^\d+$/ && $line->[1] == $start - 1)
+             || grep { $_ eq '-' } @alleles, $alt;
+  return { chrom => "$chrom", pos => $start + 0, ref => $ref, alt => $alt } unless $trimmed;
+
+  my $anchor = anchor_base($vf, $start - 1);
+  return (undef, { code => 'UNSUPPORTED_VARIANT',
+                   message => "$where: the base before the indel is unknown (give VEP --fasta or VCF input)" })
+    unless defined $anchor;
+  return { chrom => "$chrom", pos => $start - 1,
+           ref => $anchor . ($ref eq '-' ? '' : $ref), alt => $anchor . ($alt eq '-' ? '' : $alt) };
+}
+
+# The reference base at 1-based $pos: from the VCF line VEP read, else from the VF's slice.
+sub anchor_base {
+  my ($vf, $pos) = @_;
+  my $line = $vf->{_line};
+  if (ref $line eq 'ARRAY' && defined $line->[1] && $line->[1] =~ /^\d+$/ && $line->[1] == $pos
+      && defined $line->[3] && $line->[3] =~ /^[ACGTNacgtn]/) {
+    return uc substr($line->[3], 0, 1);
+  }
+  my $slice = blessed($vf) && $vf->can('slice') ? eval { $vf->slice } : undef;
+  if ($slice && $pos >= 1) {
+    my $base = eval { $slice->subseq($pos - $slice->start + 1, $pos - $slice->start + 1, 1) };
+    return uc $base if defined $base && $base =~ /^[ACGTNacgtn]$/;
+  }
+  return undef;
+}
+
+sub variant_key { my $v = shift; return join(':', @{$v}{qw(chrom pos ref alt)}) }
+
+=head2 request_body
+
+  Description: The JSON body of POST /v1/score for a list of VCF-form variants.
+
+=cut
+
+sub request_body {
+  my ($variants, $opt) = @_;
+  my %body = (variants => [ map { { chrom => $_->{chrom}, pos => $_->{pos} + 0,
+                                    ref => $_->{ref}, alt => $_->{alt} } } @$variants ]);
+  $body{distance} = $opt->{distance} + 0 if defined $opt->{distance};
+  $body{mask} = $opt->{mask} + 0 if defined $opt->{mask};
+  $body{model} = $opt->{model} if defined $opt->{model};
+  return $JSON->encode(\%body);
+}
+
+=head2 parse_response
+
+  Arg 1      : the decoded JSON of a 200 answer to POST /v1/score
+  Arg 2      : the variants that were sent
+  Description: One result per variant sent, joined back by the variant the daemon
+               echoes; each {scores => [...]} or {error => {code, message}}.
+  Returntype : (\@results) or (undef, {code, message}) when the answer is malformed
+
+=cut
+
+sub parse_response {
+  my ($data, $variants) = @_;
+  my $bad = sub { return (undef, { code => 'BAD_RESPONSE', message => "the daemon's answer $_[0]" }) };
+  return $bad->('is not a JSON object with results') unless ref $data eq 'HASH' && ref $data->{results} eq 'ARRAY';
+  my $results = $data->{results};
+  return $bad->(sprintf('has %d results for %d variants', scalar @$results, scalar @$variants))
+    unless @$results == @$variants;
+  my %by_key;
+  for my $r (@$results) {
+    return $bad->('holds a result that is not an object') unless ref $r eq 'HASH';
+    $by_key{ variant_key($r->{variant}) } = $r if ref $r->{variant} eq 'HASH';
+  }
+  my @out;
+  for my $i (0 .. $#$variants) {
+    my $v = $variants->[$i];
+    my $r = $by_key{ variant_key($v) };
+    unless ($r) {   # the daemon may spell the contig differently (chr21 / 21): match the rest
+      my $e = $results->[$i]{variant};
+      $r = $results->[$i] if ref $e eq 'HASH' && ($e->{pos} || 0) == $v->{pos}
+                             && ($e->{ref} || '') eq $v->{ref} && ($e->{alt} || '') eq $v->{alt};
+    }
+    return $bad->("has no result for $v->{chrom}:$v->{pos}:$v->{ref}>$v->{alt}") unless $r;
+    if (ref $r->{error} eq 'HASH') {
+      push @out, { error => { code => $r->{error}{code} || 'ERROR', message => $r->{error}{message} || '' } };
+    }
+    elsif (ref $r->{scores} eq 'ARRAY') {
+      push @out, { scores => $r->{scores} };
+    }
+    else {
+      return $bad->("holds neither scores nor error for $v->{chrom}:$v->{pos}");
+    }
+  }
+  return (\@out);
+}
+
+sub fmt_ds { my $x = shift; return defined $x ? sprintf('%.2f', $x) : '.' }
+sub fmt_dp { my $x = shift; return defined $x ? sprintf('%d', $x) : '.' }
+
+=head2 format_fields
+
+  Arg 1      : one gene's scores {gene, ds_ag, ..., dp_dl} as the daemon sends them
+  Arg 2      : 'joined' (SpliceAI_pred), 'split' (SpliceAI_pred_DS_AG ...) or 'json'
+  Arg 3      : optional cutoff
+  Returntype : hashref of VEP output fields
+
+=cut
+
+sub format_fields {
+  my ($gs, $mode, $cutoff) = @_;
+  my @ds = map { fmt_ds($gs->{ lc $_ }) } @DS_KEYS;
+  my @dp = map { fmt_dp($gs->{ lc $_ }) } @DP_KEYS;
+  my %f;
+  if ($mode eq 'joined') {
+    %f = (SpliceAI_pred => join('|', $gs->{gene}, @ds, @dp));
+  }
+  else {
+    my $prefix = $mode eq 'json' ? '' : 'SpliceAI_pred_';
+    $f{ $prefix . 'SYMBOL' } = $gs->{gene};
+    @f{ map { $prefix . $_ } @DS_KEYS, @DP_KEYS } = (@ds, @dp);
+  }
+  if (defined $cutoff) {
+    my @num = grep { $_ ne '.' } @ds;
+    $f{SpliceAI_cutoff} = (max(@num) >= $cutoff ? 'PASS' : 'FAIL') if @num;
+  }
+  return $mode eq 'json' ? { SpliceAI => \%f } : \%f;
+}
+
+# The per-allele error field; tab and VCF output get a value without separators VEP uses.
+sub error_fields {
+  my ($mode, $err) = @_;
+  my $text = ($err->{code} || 'ERROR') . ':' . ($err->{message} || '');
+  if ($mode ne 'json') {
+    $text =~ s/[\s;=,|&]+/_/g;
+    $text = substr($text, 0, 300);
+  }
+  return { SeqScore_error => $text };
+}
+
+sub describe_failure {
+  my $r = shift;
+  return 'no request made' unless $r;
+  my $reason = $r->{status} == 599 ? ($r->{content} || 'connection failed') : "HTTP $r->{status} $r->{reason}";
+  $reason =~ s/\s+$//;
+  if (ref $r->{data} eq 'HASH' && ref $r->{data}{error} eq 'HASH') {
+    $reason .= ": $r->{data}{error}{code}: $r->{data}{error}{message}";
+  }
+  elsif (ref $r->{data} eq 'HASH' && defined $r->{data}{detail}) {
+    $reason .= ': ' . (ref $r->{data}{detail} ? $JSON->encode($r->{data}{detail}) : $r->{data}{detail});
+  }
+  return $reason;
+}
+
+sub error_from_response {
+  my $r = shift;
+  my $code = $r->{status} == 401 || $r->{status} == 403 ? 'UNAUTHORIZED'
+           : (ref $r->{data} eq 'HASH' && ref $r->{data}{error} eq 'HASH' && $r->{data}{error}{code})
+             ? $r->{data}{error}{code} : "HTTP_$r->{status}";
+  return { code => $code, message => 'POST /v1/score: ' . describe_failure($r) };
+}
+
+# ---- the HTTP client -----------------------------------------------------------------------------
+
+package SeqScore::HTTP;
+
+# HTTP::Tiny with TCP_NODELAY on every connection it opens: without it, a request written in
+# two pieces (headers, body) waits for the peer's delayed ACK, tens of milliseconds each.
+use parent -norequire, 'HTTP::Tiny';
+use Socket qw(IPPROTO_TCP TCP_NODELAY);
+
+sub _open_handle {
+  my $self = shift;
+  my $handle = $self->SUPER::_open_handle(@_);
+  setsockopt($handle->{fh}, IPPROTO_TCP, TCP_NODELAY, 1) if $handle && $handle->{fh};
+  ${ $self->{_seqscore_connections} }++ if $self->{_seqscore_connections};
+  return $handle;
+}
+
+package SeqScore::Client;
+
+use JSON::PP;
+
+sub new {
+  my ($class, %o) = @_;
+  my $loopback = $o{host} =~ /^(?:127\.\d+\.\d+\.\d+|localhost|\[::1\]|::1)$/i;
+  my $self = bless { base => $o{url}, token => $o{token}, connections => 0 }, $class;
+  die "ERROR: SeqScore: this HTTP::Tiny ($HTTP::Tiny::VERSION) cannot be tuned (no _open_handle)\n"
+    unless HTTP::Tiny->can('_open_handle');
+  $self->{http} = SeqScore::HTTP->new(
+    timeout => $o{timeout}, keep_alive => 1, agent => "SeqScore-VEP-plugin/$SeqScore::VERSION",
+    ($loopback ? (proxy => undef, http_proxy => undef, https_proxy => undef) : ()),
+  );
+  $self->{http}{_seqscore_connections} = \$self->{connections};
+  $self->{json} = JSON::PP->new->utf8;
+  return $self;
+}
+
+# Returns {status, reason, headers, content, data (decoded JSON or undef)}; status 599 = no answer.
+sub request {
+  my ($self, $method, $path, $body) = @_;
+  my %headers = (Accept => 'application/json');
+  $headers{Authorization} = "Bearer $self->{token}" if defined $self->{token};
+  $headers{'Content-Type'} = 'application/json' if defined $body;
+  my $r = eval { $self->{http}->request($method, $self->{base} . $path,
+                                        { headers => \%headers, (defined $body ? (content => $body) : ()) }) };
+  $r = { status => 599, reason => 'Internal Exception', content => $@, headers => {} } unless $r;
+  if (defined $r->{content} && length $r->{content} && $r->{status} != 599
+      && ($r->{headers}{'content-type'} || '') =~ m{json}) {
+    $r->{data} = eval { $self->{json}->decode($r->{content}) };
+  }
+  return $r;
+}
+
+sub forget_connection { delete $_[0]{http}{handle} }
+
+# ---- a bounded cache: oldest entries go first --------------------------------------------------
+
+package SeqScore::Cache;
+
+sub new { my ($class, $size) = @_; return bless { size => $size, map => {}, order => [] }, $class }
+
+sub get { return $_[0]{map}{ $_[1] } }
+
+sub put {
+  my ($self, $key, $value) = @_;
+  push @{ $self->{order} }, $key unless exists $self->{map}{$key};
+  $self->{map}{$key} = $value;
+  while (@{ $self->{order} } > $self->{size}) {
+    delete $self->{map}{ shift @{ $self->{order} } };
+  }
+}
+
+sub size { return scalar keys %{ $_[0]{map} } }
+
+1;

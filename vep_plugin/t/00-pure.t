@@ -1,0 +1,163 @@
+# The pure parts of SeqScore.pm: parameter checks, VCF-form alleles, request bodies, response
+# parsing, output fields, the cache and the input-buffer hook.  No daemon needed.
+use strict;
+use warnings;
+use FindBin;
+BEGIN { push @INC, "$FindBin::Bin/lib", "$FindBin::Bin/.." }   # real Ensembl modules win
+use Test::More;
+use JSON::PP;
+use IO::Socket::INET;
+use File::Temp qw(tempdir);
+use SeqScore;
+use SeqScoreTest::VEP qw(vf_from_vcf run_buffer);
+
+my $tmp = tempdir(CLEANUP => 1);
+
+# ---- check_params ------------------------------------------------------------------------------
+my $o = SeqScore::check_params({});
+is($o->{url}, 'http://127.0.0.1:8642', 'default url');
+is($o->{batch}, 500, 'default batch');
+is($o->{host}, '127.0.0.1', 'host parsed');
+ok(!exists $o->{distance} || !defined $o->{distance}, 'distance left to the daemon by default');
+
+$o = SeqScore::check_params({ url => 'http://localhost:9000/', distance => '500', mask => '1',
+                              cutoff => '0.5', split_output => '1', batch => '64', timeout => '2.5' });
+is($o->{url}, 'http://localhost:9000', 'trailing slash dropped');
+is_deeply([@{$o}{qw(distance mask cutoff split_output batch timeout)}], [500, 1, 0.5, 1, 64, 2.5], 'values numified');
+
+my @bad = (
+  [{ url => 'ftp://x' }, qr/url must look like/],
+  [{ url => 'http://exa mple' }, qr/url must look like/],
+  [{ distance => '5000' }, qr/distance must be an integer from 0 to 4999, got '5000'/],
+  [{ distance => '-1' }, qr/distance must be/],
+  [{ distance => '1.5' }, qr/distance must be/],
+  [{ mask => '2' }, qr/mask must be 0 or 1, got '2'/],
+  [{ split_output => 'yes' }, qr/split_output must be 0 or 1/],
+  [{ cutoff => '1.5' }, qr/cutoff must be a number from 0 to 1, got '1.5'/],
+  [{ cutoff => 'high' }, qr/cutoff must be/],
+  [{ batch => '0' }, qr/batch must be an integer from 1/],
+  [{ timeout => '0' }, qr/timeout must be a positive number/],
+  [{ model => 'a/b' }, qr/model must be a model name/],
+  [{ colour => 'red' }, qr/unknown parameter 'colour' \(known: url, model/],
+  [{ token_file => "$tmp/none" }, qr/cannot read token_file '.*none'/],
+);
+for my $case (@bad) {
+  eval { SeqScore::check_params($case->[0]) };
+  like($@, $case->[1], 'rejects ' . join(',', %{ $case->[0] }));
+}
+open(my $fh, '>', "$tmp/empty") or die; close $fh;
+eval { SeqScore::check_params({ token_file => "$tmp/empty" }) };
+like($@, qr/token_file '.*empty' is empty/, 'empty token file');
+open($fh, '>', "$tmp/tok") or die; print $fh "  s3cret \n"; close $fh;
+is(SeqScore::check_params({ token_file => "$tmp/tok" })->{token}, 's3cret', 'token read and trimmed');
+
+# ---- new(): bare parameters and an unreachable daemon --------------------------------------------
+eval { SeqScore->new({}, 'http://127.0.0.1:1') };
+like($@, qr/parameters are key=value pairs/, 'bare parameter rejected');
+my $free = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0) or die;
+my $port = $free->sockport;
+close $free;    # nothing listens there now
+eval { SeqScore->new({}, "url=http://127.0.0.1:$port", 'timeout=5') };
+like($@, qr{seqscore daemon at http://127\.0\.0\.1:$port is not ready .*GET /v1/ready.*--safe}s,
+     'unreachable daemon: new() dies naming the url and --safe');
+
+# ---- vcf_variant: VEP's trimmed alleles back to VCF form -----------------------------------------
+sub back { my ($vf, $i) = @_; my @a = SeqScore::alt_alleles($vf); return SeqScore::vcf_variant($vf, $a[$i]) }
+my @cases = (
+  ['21', 100, 'G', ['A']], ['21', 100, 'GTA', ['G']], ['21', 100, 'G', ['GTTT']],
+  ['21', 100, 'A', ['AT', 'AG']], ['21', 100, 'A', ['AT', 'C']], ['chr21', 100, 'AC', ['GT']],
+  ['21', 100, 'ATG', ['A', 'ATGTG']], ['21', 100, 'AT', ['AGG', 'ATT']],
+);
+for my $c (@cases) {
+  my ($chrom, $pos, $ref, $alts) = @$c;
+  my $vf = vf_from_vcf(@$c);
+  for my $i (0 .. $#$alts) {
+    my ($v, $err) = back($vf, $i);
+    is_deeply($v, { chrom => $chrom, pos => $pos, ref => $ref, alt => $alts->[$i] },
+              "round trip $chrom:$pos $ref>$alts->[$i] via '$vf->{allele_string}'") or diag explain $err;
+  }
+}
+my $slice = SeqScoreTest::Slice->new('ACGTACGTAC');
+my ($v, $err) = back(vf_from_vcf('21', 4, 'TA', ['T'], no_line => 1, slice => $slice), 0);
+is_deeply($v, { chrom => '21', pos => 4, ref => 'TA', alt => 'T' }, 'anchor base from the slice when no VCF line');
+($v, $err) = back(vf_from_vcf('21', 4, 'TA', ['T'], no_line => 1), 0);
+is($v, undef, 'indel without anchor base: no variant');
+is($err->{code}, 'UNSUPPORTED_VARIANT', '... but an error code');
+like($err->{message}, qr/21:5: the base before the indel is unknown/, '... naming the place');
+my $minus = { chr => '1', start => 10, end => 11, strand => -1, allele_string => 'AC/GT' };
+is_deeply([SeqScore::vcf_variant($minus, 'GT')], [{ chrom => '1', pos => 10, ref => 'GT', alt => 'AC' }],
+          'reverse-strand input alleles are complemented');
+
+# ---- request_body ------------------------------------------------------------------------------
+my @vars = ({ chrom => '21', pos => 100, ref => 'G', alt => 'A' }, { chrom => '21', pos => 200, ref => 'GT', alt => 'G' });
+is_deeply(decode_json(SeqScore::request_body(\@vars, {})),
+          { variants => [{ chrom => '21', pos => 100, ref => 'G', alt => 'A' },
+                         { chrom => '21', pos => 200, ref => 'GT', alt => 'G' }] }, 'request: variants only by default');
+my $body = SeqScore::request_body(\@vars, { distance => 500, mask => 1, model => 'spliceai' });
+is_deeply([@{ decode_json($body) }{qw(distance mask model)}], [500, 1, 'spliceai'], 'request: distance, mask, model');
+like($body, qr/"pos":100[,}]/, 'pos sent as a JSON number');
+
+# ---- parse_response ----------------------------------------------------------------------------
+my $gs = { gene => 'APP', strand => '-', ds_ag => 0.004999, ds_al => 0.5, ds_dg => 0.125, ds_dl => 0.995,
+           dp_ag => -3, dp_al => 12, dp_dg => 0, dp_dl => -50 };
+my $ok = { results => [
+  { variant => { chrom => '21', pos => 200, ref => 'GT', alt => 'G' }, error => { code => 'REF_MISMATCH', message => 'REF GT != GA' } },
+  { variant => { chrom => '21', pos => 100, ref => 'G', alt => 'A' }, scores => [$gs] },
+] };
+my ($res, $perr) = SeqScore::parse_response($ok, \@vars);
+is_deeply($res, [{ scores => [$gs] }, { error => { code => 'REF_MISMATCH', message => 'REF GT != GA' } }],
+          'results joined back by the echoed variant, not by position');
+($res) = SeqScore::parse_response({ results => [
+  { variant => { chrom => 'chr21', pos => 100, ref => 'G', alt => 'A' }, scores => [] },
+  { variant => { chrom => 'chr21', pos => 200, ref => 'GT', alt => 'G' }, scores => [$gs] } ] }, \@vars);
+is_deeply($res, [{ scores => [] }, { scores => [$gs] }], 'contig spelled differently by the daemon still matches');
+($res, $perr) = SeqScore::parse_response({ results => [$ok->{results}[0]] }, \@vars);
+is($res, undef, 'wrong result count rejected');
+like($perr->{message}, qr/has 1 results for 2 variants/, '... with a message');
+($res, $perr) = SeqScore::parse_response([], \@vars);
+is($perr->{code}, 'BAD_RESPONSE', 'non-object answer rejected');
+
+# ---- format_fields / error_fields --------------------------------------------------------------
+is_deeply(SeqScore::format_fields($gs, 'joined'), { SpliceAI_pred => 'APP|0.00|0.50|0.12|0.99|-3|12|0|-50' },
+          'joined SpliceAI_pred, 2 decimals as SpliceAI prints');
+my $split = SeqScore::format_fields($gs, 'split', 0.5);
+is_deeply($split, { SpliceAI_pred_SYMBOL => 'APP', SpliceAI_pred_DS_AG => '0.00', SpliceAI_pred_DS_AL => '0.50',
+                    SpliceAI_pred_DS_DG => '0.12', SpliceAI_pred_DS_DL => '0.99', SpliceAI_pred_DP_AG => '-3',
+                    SpliceAI_pred_DP_AL => '12', SpliceAI_pred_DP_DG => '0', SpliceAI_pred_DP_DL => '-50',
+                    SpliceAI_cutoff => 'PASS' }, 'split fields with cutoff PASS');
+is(SeqScore::format_fields($gs, 'split', 0.995)->{SpliceAI_cutoff}, 'FAIL', 'cutoff FAIL on the printed value');
+my $json = SeqScore::format_fields($gs, 'json', 0.2);
+is_deeply([sort keys %$json], ['SpliceAI'], 'JSON output nested under one key');
+is($json->{SpliceAI}{DS_DL}, '0.99', '... holding the scores');
+is($json->{SpliceAI}{SpliceAI_cutoff}, 'PASS', '... and the cutoff flag');
+my $unscored = { gene => 'APP', strand => '+', map { ($_ => undef) } qw(ds_ag ds_al ds_dg ds_dl dp_ag dp_al dp_dg dp_dl) };
+is(SeqScore::format_fields($unscored, 'joined', 0.5)->{SpliceAI_pred}, 'APP|.|.|.|.|.|.|.|.', 'unscored allele prints dots');
+ok(!exists SeqScore::format_fields($unscored, 'joined', 0.5)->{SpliceAI_cutoff}, '... and no cutoff flag');
+is_deeply(SeqScore::error_fields('joined', { code => 'REF_MISMATCH', message => 'REF G, genome A; at 21|5' }),
+          { SeqScore_error => 'REF_MISMATCH:REF_G_genome_A_at_21_5' }, 'error field without VEP separators');
+is(SeqScore::error_fields('json', { code => 'X', message => 'a b' })->{SeqScore_error}, 'X:a b', 'JSON error kept verbatim');
+
+# ---- the cache ---------------------------------------------------------------------------------
+my $cache = SeqScore::Cache->new(3);
+$cache->put($_, { n => $_ }) for 1 .. 5;
+is($cache->size, 3, 'cache bounded');
+ok(!$cache->get(1) && !$cache->get(2) && $cache->get(5), 'oldest entries evicted first');
+
+# ---- the input-buffer hook -----------------------------------------------------------------------
+{
+  package Probe;
+  sub new { return bless { seen => [] }, shift }
+  sub run { my ($self) = @_; push @{ $self->{seen} }, SeqScore::current_input_buffer(); return {} }
+}
+my $probe = Probe->new;
+my @items = map { [vf_from_vcf('21', 100 + $_, 'G', ['A']), ['APP']] } 1 .. 3;
+run_buffer($probe, \@items);
+is(scalar @{ $probe->{seen} }, 3, 'probe called once per transcript-allele');
+ok((grep { ref $_ eq 'SeqScoreTest::InputBuffer' } @{ $probe->{seen} }) == 3,
+   'current_input_buffer finds the buffer from OutputFactory frames (after shift)');
+is(scalar @{ $probe->{seen}[0]->buffer }, 3, '... with all its variants');
+$probe = Probe->new;
+run_buffer($probe, \@items, no_buffer_hook => 1);
+ok(!grep({ defined } @{ $probe->{seen} }), 'no buffer among the frames: undef (per-variant fallback)');
+
+done_testing;
