@@ -20,7 +20,7 @@ from typing import Sequence
 from .. import __version__
 from ..errors import SeqScoreError
 
-SUBCOMMANDS = ("score", "export", "models", "serve", "hail", "precompute")
+SUBCOMMANDS = ("score", "export", "models", "serve", "hail", "precompute", "annotation")
 
 
 def build_parser() -> argparse.ArgumentParser:
