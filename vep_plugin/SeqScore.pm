@@ -231,7 +231,7 @@ sub get_header_info {
   my $self = shift;
   my $m = $self->{provenance} || {};
   my $prov = sprintf('SeqScore plugin %s, model %s %s (sha256 %s), daemon %s',
-                     $VERSION, $m->{name} || '?', $m->{version} || '?',
+                     $VERSION, $m->{name} // '?', $m->{version} // '?',
                      substr($m->{sha256} || '?', 0, 16), $self->{client}{base});
   my %o = %{ $self->{opt} };
   $prov .= ", distance $o{distance}" if defined $o{distance};
@@ -299,6 +299,10 @@ sub _prefetch {
     push @todo, $v;
   };
   $add->($var);
+  for my $alt (alt_alleles($vf)) {     # the variant's other alleles come along
+    my ($v) = vcf_variant($vf, $alt);
+    $add->($v) if $v;
+  }
   for my $other (@vfs) {
     next if ref($other) =~ /StructuralVariation/ || $other->{non_variant};
     next if $other->can('get_all_TranscriptVariations')

@@ -96,7 +96,7 @@ sub _hashes_for_vf {
   my @alleles = split m{/}, $vf->{allele_string};
   for my $i (1 .. $#alleles) {
     for my $symbol (@{ $buffer->{_symbols}{"$vf"} || [] }) {
-      my $line = { Allele => $alleles[$i], SYMBOL => $symbol, Location => "$vf->{chr}:$vf->{start}" };
+      my $line = { Allele => $alleles[$i], SYMBOL => $symbol, Location => "$vf->{chr}:$vf->{start}", _vf => $vf };
       my $res = eval { $self->{plugin}->run(SeqScoreTest::VEP::tva($vf, $i, $symbol), $line) };
       if ($@) { push @{ $self->{warnings} }, $@ }
       elsif ($res) { %$line = (%$line, %$res) }

@@ -1,0 +1,108 @@
+package SeqScoreTest::Daemon;
+
+# Starts a real `seqscore serve` on 127.0.0.1 with the tiny toy model (tests/toy_models.py) and
+# the shared chr21 data, waits for /v1/ready and stops it when the object goes away.
+# `seqscore` and `python` come from PATH (the Makefile puts the venv's bin first).
+
+use strict;
+use warnings;
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use IO::Socket::INET;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+
+my $ROOT = abs_path(dirname(__FILE__) . '/../../../..');    # the repository
+our $CHR21 = "$ROOT/../shared/data/grch38_chr21";
+
+# Why the daemon tests cannot run here, or undef.
+sub unavailable {
+  return "shared test data not found at $CHR21 (CI has it at ../shared/data)" unless -d $CHR21;
+  my $help = `seqscore serve --help 2>&1`;
+  return "`seqscore serve` is not available (put the project's venv bin on PATH)" if $? != 0;
+  return undef;
+}
+
+sub free_port {
+  my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0, ReuseAddr => 1)
+    or die "no free port: $!";
+  my $port = $s->sockport;
+  close $s;
+  return $port;
+}
+
+sub toy_model {
+  my ($dir) = @_;
+  my $path = "$dir/toy.onnx";
+  system('python', "$ROOT/tests/toy_models.py", $path) == 0 && -s $path
+    or die "could not build the toy model with tests/toy_models.py\n";
+  return $path;
+}
+
+# start(port => P, token_file => F, model => PATH, extra => [...]) -> object with url, port, log
+sub start {
+  my ($class, %o) = @_;
+  my $dir = $o{dir} || tempdir(CLEANUP => 1);
+  my $model = $o{model} || toy_model($dir);
+  my $port = $o{port} || free_port();
+  my @cmd = ('seqscore', 'serve', '--model', $model, '-R', "$CHR21/chr21.fa.gz",
+             '-A', $o{annotation} || "$CHR21/genes.grch38.spliceai.txt",
+             '--host', '127.0.0.1', '--port', $port,
+             ($o{token_file} ? ('--token-file', $o{token_file}) : ()), @{ $o{extra} || [] });
+  my $log = "$dir/daemon.$port.log";
+  my $pid = fork;
+  die "fork: $!" unless defined $pid;
+  if (!$pid) {
+    open(STDOUT, '>>', $log); open(STDERR, '>&', \*STDOUT);
+    exec(@cmd) or POSIX::_exit(127);
+  }
+  my $self = bless { pid => $pid, port => $port, url => "http://127.0.0.1:$port", log => $log,
+                     dir => $dir, model => $model, cmd => \@cmd, owner => $$ }, $class;
+  my $http = HTTP::Tiny->new(timeout => 2, proxy => undef, http_proxy => undef);
+  my $deadline = time + ($o{wait} || 120);
+  while (time < $deadline) {
+    return $self if $http->get("$self->{url}/v1/ready")->{status} == 200;
+    if (waitpid($pid, WNOHANG) == $pid) {
+      delete $self->{pid};
+      die "seqscore serve exited early (@cmd):\n" . $self->log_text;
+    }
+    sleep 0.2;
+  }
+  $self->stop;
+  die "seqscore serve not ready after $o{wait}s (@cmd):\n" . $self->log_text;
+}
+
+sub url { $_[0]{url} }
+sub port { $_[0]{port} }
+sub dir { $_[0]{dir} }
+sub model { $_[0]{model} }
+
+sub log_text {
+  my $self = shift;
+  open(my $fh, '<', $self->{log}) or return '';
+  local $/;
+  return scalar <$fh>;
+}
+
+sub stop {
+  my $self = shift;
+  my $pid = delete $self->{pid} or return;
+  kill 'TERM', $pid;
+  for (1 .. 50) { return if waitpid($pid, WNOHANG) == $pid; sleep 0.1 }
+  kill 'KILL', $pid;
+  waitpid($pid, 0);
+}
+
+# Kill without a clean shutdown, as a crash would.
+sub crash {
+  my $self = shift;
+  my $pid = delete $self->{pid} or return;
+  kill 'KILL', $pid;
+  waitpid($pid, 0);
+}
+
+sub DESTROY { local $?; $_[0]->stop if $_[0]{owner} && $_[0]{owner} == $$ }   # not from forked test children
+
+1;
