@@ -6,6 +6,7 @@ was not scored).  Records are scored in chunks so memory stays bounded on large 
 
 from __future__ import annotations
 
+import gzip
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ def format_info(alt: str, result: ScoreResult) -> list[str]:
 def _open_input(path: str):
     import pysam  # noqa: PLC0415
 
+    pysam.set_verbosity(0)   # our errors name the line; htslib's own would repeat them
     if path != "-" and not os.path.exists(path):
         raise FileNotFoundError(f"input VCF {path} does not exist")
     try:
@@ -93,10 +95,45 @@ def _records(vf, path: str, header_lines: int) -> Iterator:
         except StopIteration:
             return
         except (OSError, ValueError) as exc:
+            lineno = header_lines + n + 1
+            text = _line_text(path, lineno)
+            shown = f": {text[:120]!r}" if text else ""
             raise InputFormatError(
-                f"{path}: line {header_lines + n + 1}: malformed VCF record ({exc})") from None
+                f"{path}: line {lineno}: malformed VCF record{shown} ({exc})") from None
         n += 1
         yield rec
+
+
+def _header_line_count(path: str) -> int | None:
+    """Lines of the ``#`` header of a plain or gzipped VCF file (None for stdin/BCF)."""
+    if path == "-" or path.endswith(".bcf"):
+        return None
+    try:
+        opener = gzip.open if path.endswith((".gz", ".bgz")) else open
+        n = 0
+        with opener(path, "rt", errors="replace") as fh:
+            for line in fh:
+                if not line.startswith("#"):
+                    break
+                n += 1
+        return n
+    except OSError:
+        return None
+
+
+def _line_text(path: str, lineno: int) -> str | None:
+    """The text of line ``lineno`` of a plain or gzipped file (None for stdin/BCF)."""
+    if path == "-":
+        return None
+    try:
+        opener = gzip.open if path.endswith((".gz", ".bgz")) else open
+        with opener(path, "rt", errors="replace") as fh:
+            for i, line in enumerate(fh, start=1):
+                if i == lineno:
+                    return line.rstrip("\n")
+    except OSError:
+        return None
+    return None
 
 
 def annotate_vcf(input_path: str, output_path: str, score: ScoreFn, *,
@@ -109,11 +146,11 @@ def annotate_vcf(input_path: str, output_path: str, score: ScoreFn, *,
 
     vf = _open_input(input_path)
     header = vf.header
+    header_lines = _header_line_count(input_path) or len(str(header).splitlines())
     if "SpliceAI" not in header.info:
         header.add_line(SPLICEAI_HEADER)
     if flag_skipped and SKIP_FIELD not in header.info:
         header.add_line(SKIP_HEADER)
-    header_lines = len(str(header).splitlines())
     mode = "wz" if output_path.endswith((".gz", ".bgz")) else "w"
     try:
         out = pysam.VariantFile(output_path, mode=mode, header=header)

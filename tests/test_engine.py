@@ -7,25 +7,11 @@ import pytest
 from hail_seqscore.engine import Engine, EngineConfig
 from hail_seqscore.errors import ConfigError
 from hail_seqscore.records import Variant
-from toy_models import build_toy_model
-
-CONTIG_LEN = 3000
-
+from synthetic import make_world
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    d = tmp_path_factory.mktemp("engine")
-    rng = np.random.default_rng(7)
-    seq = "".join(rng.choice(list("ACGT"), CONTIG_LEN))
-    (d / "ref.fa").write_text(">chr1\n" + "\n".join(seq[i:i + 60] for i in range(0, len(seq), 60)) + "\n")
-    # plus-strand gene 500..2500 with 3 exons; minus-strand gene 1200..2900 overlapping it
-    (d / "genes.txt").write_text(
-        "#NAME\tCHROM\tSTRAND\tTX_START\tTX_END\tEXON_START\tEXON_END\n"
-        "PLUS\tchr1\t+\t500\t2500\t500,1000,2000,\t700,1200,2500,\n"
-        "MINUS\tchr1\t-\t1200\t2900\t1200,2600,\t1500,2900,\n")
-    model = build_toy_model(d / "toy.onnx", context=100)
-    return {"dir": d, "seq": seq, "model": str(model), "ref": str(d / "ref.fa"),
-            "genes": str(d / "genes.txt")}
+    return make_world(tmp_path_factory.mktemp("engine"))
 
 
 def _engine(world, **kw):
