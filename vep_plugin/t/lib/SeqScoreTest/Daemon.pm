@@ -36,7 +36,7 @@ sub free_port {
 sub toy_model {
   my ($dir) = @_;
   my $path = "$dir/toy.onnx";
-  system('python', "$ROOT/tests/toy_models.py", $path) == 0 && -s $path
+  system("python '$ROOT/tests/toy_models.py' '$path' >/dev/null") == 0 && -s $path
     or die "could not build the toy model with tests/toy_models.py\n";
   return $path;
 }

@@ -1,0 +1,61 @@
+# --fork: VEP builds the plugin once and forks workers that each write a chunk of the buffer.
+# Each worker must open its own connection (never the parent's socket) and write the same
+# fields as an unforked run.
+use strict;
+use warnings;
+use FindBin;
+BEGIN { push @INC, "$FindBin::Bin/lib", "$FindBin::Bin/.." }
+use Test::More;
+use JSON::PP;
+use POSIX ();
+use SeqScoreTest::Daemon;
+use SeqScoreTest::VEP qw(vf_from_vcf run_buffer);
+
+if (my $why = SeqScoreTest::Daemon->unavailable) { plan skip_all => $why }
+use SeqScore;
+
+my $d = SeqScoreTest::Daemon->start;
+my $plugin = SeqScore->new({ quiet => 1 }, 'url=' . $d->url);
+ok(!$plugin->{client}{http}{handle}, 'new() leaves no open connection for forked workers to share');
+
+my @items;
+open(my $fh, '<', "$SeqScoreTest::Daemon::CHR21/dbsnp_snvs.vcf") or die;
+while (<$fh>) {
+  next if /^#/;
+  my ($chrom, $pos, undef, $ref, $alt) = split /\t/;
+  push @items, [vf_from_vcf($chrom, $pos, $ref, [split /,/, $alt]), [qw(MRPL39 JAM2 ATP5J GABPA APP)]];
+}
+close $fh;
+my $strip = sub { [map { my %h = %$_; delete $h{_vf}; \%h } @{ $_[0] }] };
+
+my (@chunks, @pids, @readers);
+my $half = int(@items / 2);
+@chunks = ([@items[0 .. $half - 1]], [@items[$half .. $#items]]);
+for my $chunk (@chunks) {
+  pipe(my $r, my $w) or die;
+  my $pid = fork // die;
+  if (!$pid) {
+    close $r;
+    my $lines = run_buffer($plugin, $chunk);
+    print $w encode_json({ lines => $strip->($lines), stats => $plugin->{stats},
+                           connections => $plugin->{client}{connections},
+                           port => $plugin->{client}{http}{handle}{fh}->sockport });
+    close $w;
+    POSIX::_exit(0);
+  }
+  close $w;
+  push @pids, $pid;
+  push @readers, $r;
+}
+my @got = map { local $/; my $r = $_; decode_json(scalar <$r>) } @readers;
+waitpid($_, 0) for @pids;
+
+my $serial = SeqScore->new({ quiet => 1 }, 'url=' . $d->url);
+my $want = $strip->(run_buffer($serial, \@items));
+is_deeply([map { @{ $_->{lines} } } @got], $want, 'forked workers write the same fields as one process');
+ok(scalar(grep { defined $_->{SpliceAI_pred} } @$want) > 100, '... and those hold scores');
+is_deeply([map { $_->{stats}{requests} } @got], [1, 1], 'one request per worker chunk');
+is_deeply([map { $_->{connections} } @got], [2, 2], 'each worker opened its own connection');
+isnt($got[0]{port}, $got[1]{port}, '... from different local ports');
+
+done_testing;
