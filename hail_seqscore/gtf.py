@@ -21,6 +21,7 @@ order in which they first appear in the file.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import os
@@ -44,7 +45,11 @@ _LEAF_TYPES = frozenset({
     "exon", "CDS", "five_prime_UTR", "three_prime_UTR", "UTR", "start_codon", "stop_codon",
     "Selenocysteine", "intron", "stop_codon_redefined_as_selenocysteine",
 })
-_GTF_ATTR = re.compile(r'\s*([^\s";]+)\s+(?:"([^"]*)"|([^\s";]+))\s*(?:;|$)')
+_GTF_ATTR = re.compile(r'([^\s";]+)\s+(?:"([^"]*)"|([^\s";]+))')
+_GTF_ATTR_ONE = re.compile(r'\s*[^\s";]+\s+(?:"[^"]*"|[^\s";]+)\s*')
+# key value pairs separated by ';' (stray ';;' occur in real files), the last ';' optional
+_GTF_ATTRS_WHOLE = re.compile(
+    r'(?:\s*;)*(?:\s*[^\s";]+\s+(?:"[^"]*"|[^\s";]+)\s*(?:;(?:\s*;)*|$))*\s*')
 _GENE_BIOTYPE_KEYS = ("gene_type", "gene_biotype", "biotype")
 _GENE_PREFIX = re.compile(r"^gene[:-]")
 
@@ -55,7 +60,7 @@ class GtfGene(Gene):
 
     gene_id: str = ""
     transcript_id: str = ""
-    chosen_by: str = ""                        # MANE_Select | Ensembl_canonical | longest basic | longest
+    chosen_by: str = ""    # MANE_Select | Ensembl_canonical | longest basic | longest
     exons: tuple[tuple[int, int], ...] = ()    # (start 0-based, end exclusive), sorted
 
 
@@ -82,6 +87,7 @@ class _GeneInfo:
     line: int = 0
 
 
+@functools.lru_cache(maxsize=4096)
 def _norm_tag(tag: str) -> str:
     return tag.strip().replace(" ", "_").lower()
 
@@ -120,23 +126,19 @@ def _lines(path: str, label: str) -> Iterable[tuple[int, str]]:
 
 def _gtf_attributes(text: str, where: str) -> tuple[dict[str, str], list[str]]:
     """``key "value"; key value;`` → (first value per key, every ``tag`` value)."""
+    if not _GTF_ATTRS_WHOLE.fullmatch(text):
+        bad = next((m for m in re.finditer(r"[^;]+", text)
+                    if m.group().strip() and not _GTF_ATTR_ONE.fullmatch(m.group())), None)
+        near = bad.group().strip() if bad else text
+        raise AnnotationError(
+            f'{where}: malformed GTF attribute {near[:60]!r} (expected key "value";)')
     attrs: dict[str, str] = {}
     tags: list[str] = []
-    pos, n = 0, len(text)
-    while pos < n:
-        if text[pos] in " ;":  # stray separators (``;;``) occur in real files
-            pos += 1
-            continue
-        m = _GTF_ATTR.match(text, pos)
-        if not m or m.end() == pos:
-            raise AnnotationError(
-                f"{where}: malformed GTF attribute near {text[pos:pos + 40]!r} "
-                f'(expected key "value";)')
-        key, value = m.group(1), m.group(2) if m.group(2) is not None else m.group(3)
+    for key, quoted, bare in _GTF_ATTR.findall(text):
+        value = quoted or bare
         if key == "tag":
             tags.append(value)
         attrs.setdefault(key, value)
-        pos = m.end()
     return attrs, tags
 
 
@@ -185,8 +187,8 @@ class _Parser:
             return True
         if line.startswith("#"):
             if line.startswith("##gff-version"):
-                self.format = "gff3" if line.split()[1:2] and line.split()[1].startswith("3") \
-                    else "gtf"
+                version = line.split()[1:2]
+                self.format = "gff3" if version and version[0].startswith("3") else "gtf"
             return not line.startswith("##FASTA")
         where = f"{self.label}: line {lineno}"
         f = line.split("\t")
