@@ -147,7 +147,10 @@ class _Mapper:
         # the tree of adds under the crop must reach exactly the skip convs
         leaves, stack = [], list(crop.inbound)
         while stack:
-            layer = g.layers[stack.pop()]
+            name = stack.pop()
+            if name not in g.layers:
+                self.fail(f"skip sum refers to layer {name}, which is not in the graph")
+            layer = g.layers[name]
             if layer.kind == "add":
                 self.used.add(layer.name)
                 stack.extend(layer.inbound)

