@@ -146,6 +146,13 @@ class ConfigError(SeqScoreError, ValueError):
     exit_code = 64
 
 
+class CacheProvenanceError(ConfigError):
+    """A score cache made with another model, annotation, reference or settings."""
+
+    code = "CACHE_PROVENANCE"
+    http_status = 409
+
+
 ERROR_CLASSES = {
     cls.code: cls
     for cls in (
@@ -153,7 +160,7 @@ ERROR_CLASSES = {
         NearContigEndError, RefTooLongError, UnsupportedVariantError, NoGeneError,
         InputFormatError, AnnotationError, ReferenceUnavailableError, UnknownModelError,
         ModelNotInstalledError, ModelFormatError, WeightChecksumError, WeightMappingError,
-        NetworkUnavailableError, ConfigError,
+        NetworkUnavailableError, ConfigError, CacheProvenanceError,
     )
 }
 

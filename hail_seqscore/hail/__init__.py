@@ -1,0 +1,12 @@
+"""Hail/Spark integration, split by concern.
+
+``worker``  runs inside Spark's Python workers (pyarrow + the engine; no Hail import);
+``files``   ships the model, reference and annotation to executors (``SparkContext.addFile``);
+``spark``   the Spark route: keys → Arrow batches → scores → a Hail table of scores;
+``schema``  the Hail types of the result and of the score cache;
+``cache``   :class:`ScoreCache`;
+``shards``  the route outside Spark: export distinct variants as VCF shards, import scores.
+
+The public entry points are :func:`hail_seqscore.score_table` and
+:class:`hail_seqscore.ScoreCache` (see :mod:`hail_seqscore.hail_ops`).
+"""

@@ -1,0 +1,138 @@
+"""What runs inside a Spark Python worker: Arrow batches of keys in, Arrow batches of scores out.
+
+No Hail import here (Spark's Python workers never start a JVM).  One :class:`Engine` — and so
+one ONNX Runtime session, one FASTA handle and one gene table — per worker process and
+configuration, made on first use and reused by every later task and batch that the (reused)
+Python worker runs.
+
+A key row is ``(contig, pos, alleles)`` as Hail holds it; every ALT allele of the row is
+scored and the row's result is ``scores`` (one entry per ALT × gene, with ``allele``),
+``max_ds`` and, where some ALT was not scored, ``reason_code``/``reason``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Callable, Iterable, Iterator
+
+from ..engine import Engine, EngineConfig
+from ..records import ScoreResult, Variant
+
+SCORE_FIELDS = ("ds_ag", "ds_al", "ds_dg", "ds_dl")
+POS_FIELDS = ("dp_ag", "dp_al", "dp_dg", "dp_dl")
+NO_ALT = "NO_ALT"            # reason code of a row whose alleles hold no ALT
+CHUNK = 4096                  # key rows handed to Engine.score at a time
+
+_ENGINES: dict[tuple, Engine] = {}
+_LOCK = threading.Lock()
+
+
+def arrow_schema():
+    """The Arrow schema of the scored rows (also what ``mapInArrow`` is told)."""
+    import pyarrow as pa  # noqa: PLC0415
+
+    gene = pa.struct([("allele", pa.string()), ("gene", pa.string()), ("strand", pa.string())]
+                     + [(f, pa.float64()) for f in SCORE_FIELDS]
+                     + [(f, pa.int32()) for f in POS_FIELDS])
+    return pa.schema([("contig", pa.string()), ("pos", pa.int32()),
+                      ("alleles", pa.list_(pa.string())), ("scores", pa.list_(gene)),
+                      ("max_ds", pa.float64()), ("reason_code", pa.string()),
+                      ("reason", pa.string())])
+
+
+def worker_engine(settings: dict[str, Any]) -> Engine:
+    """This process's engine for ``settings`` (EngineConfig fields; shipped files resolved)."""
+    key = (os.getpid(), tuple(sorted((k, repr(v)) for k, v in settings.items())))
+    with _LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            cfg = dict(settings)
+            for name in ("model", "reference", "annotation"):
+                cfg[name] = resolve_shipped(cfg[name])
+            engine = Engine(EngineConfig(**cfg))
+            _ENGINES[key] = engine
+        return engine
+
+
+def resolve_shipped(value):
+    """``("shipped", basename)`` → the local copy Spark fetched for this executor
+    (``SparkContext.addFile``); anything else is returned unchanged."""
+    if isinstance(value, (tuple, list)) and len(value) == 2 and value[0] == "shipped":
+        from pyspark import SparkFiles  # noqa: PLC0415
+
+        return SparkFiles.get(value[1])
+    return value
+
+
+def score_rows(engine: Engine, contigs: list[str], positions: list[int],
+               alleles: list[list[str] | None]) -> dict[str, list]:
+    """Score the key rows; returns the columns of :func:`arrow_schema`."""
+    variants: list[Variant] = []
+    for contig, pos, al in zip(contigs, positions, alleles):
+        if al and len(al) >= 2 and contig is not None and pos is not None:
+            variants.extend(Variant(contig, int(pos), al[0], alt) for alt in al[1:])
+    results = iter(engine.score(variants)) if variants else iter(())
+    out: dict[str, list] = {k: [] for k in ("contig", "pos", "alleles", "scores", "max_ds",
+                                            "reason_code", "reason")}
+    for contig, pos, al in zip(contigs, positions, alleles):
+        out["contig"].append(contig)
+        out["pos"].append(pos)
+        out["alleles"].append(al)
+        if not al or len(al) < 2 or contig is None or pos is None:
+            _append(out, [], None, NO_ALT,
+                    f"{contig}:{pos} alleles {al!r}: need a REF and at least one ALT")
+            continue
+        row_results = [next(results) for _ in al[1:]]
+        _append(out, *summarise(row_results))
+    return out
+
+
+def summarise(results: list[ScoreResult]) -> tuple[list[dict], float | None, str | None,
+                                                    str | None]:
+    """One key row's ALT results → (scores, max_ds, reason_code, reason)."""
+    scores, codes, messages = [], [], []
+    for r in results:
+        if r.error is not None:
+            codes.append(r.error.code)
+            messages.append(r.error.message)
+            continue
+        for s in r.scores:
+            d = s.to_dict()
+            d["allele"] = r.variant.alt
+            scores.append(d)
+    vals = [r.max_ds for r in results if r.error is None and r.max_ds is not None]
+    max_ds = float(max(vals)) if vals else None
+    return (scores, max_ds, codes[0] if codes else None,
+            "; ".join(messages) if messages else None)
+
+
+def _append(out: dict[str, list], scores, max_ds, code, reason) -> None:
+    out["scores"].append(scores)
+    out["max_ds"].append(max_ds)
+    out["reason_code"].append(code)
+    out["reason"].append(reason)
+
+
+def make_batch_scorer(settings: dict[str, Any], chunk: int = CHUNK,
+                      counter=None) -> Callable[[Iterable], Iterator]:
+    """The function given to ``DataFrame.mapInArrow``.  ``counter`` (a Spark accumulator)
+    is incremented by the number of key rows scored — how tests prove each is scored once."""
+
+    def score_batches(batches):
+        import pyarrow as pa  # noqa: PLC0415
+
+        schema = arrow_schema()
+        engine = worker_engine(settings)
+        for batch in batches:
+            contigs = batch.column("contig").to_pylist()
+            positions = batch.column("pos").to_pylist()
+            alleles = batch.column("alleles").to_pylist()
+            for i in range(0, len(contigs), chunk):
+                cols = score_rows(engine, contigs[i:i + chunk], positions[i:i + chunk],
+                                  alleles[i:i + chunk])
+                if counter is not None:
+                    counter.add(len(cols["contig"]))
+                yield pa.RecordBatch.from_pydict(cols, schema=schema)
+
+    return score_batches

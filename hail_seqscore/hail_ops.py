@@ -1,0 +1,168 @@
+"""Score a Hail Table or MatrixTable inside Spark partitions, the way ``hl.vep`` annotates.
+
+    import hail as hl, hail_seqscore
+    mt = hl.import_vcf("in.vcf.bgz", reference_genome="GRCh38")
+    mt = hail_seqscore.score_table(mt, model="spliceai", reference="gs://bucket/GRCh38.fa",
+                                   annotation="grch38", distance=50, mask=False)
+    mt.seqscore.max_ds  # new row field; provenance in mt.seqscore_provenance (a global)
+
+Like ``hl.vep``: the table must be keyed by ``locus``/``alleles``; only the key is used;
+distinct keys are scored once each and the scores are joined back **by key**.  Multi-allelic
+rows are scored per ALT (each score entry names its ``allele``); ``hl.split_multi`` first is
+not needed, but gives one ALT per row if you prefer that shape.
+
+Hail is imported here and in :mod:`hail_seqscore.hail` only; ``import hail_seqscore`` stays
+free of Hail and Spark (``score_table``/``ScoreCache`` are resolved lazily).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import hail as hl
+
+from .engine import Engine, EngineConfig
+from .errors import ConfigError
+from .hail.cache import ScoreCache
+from .hail.files import is_uri, plan_files, register
+from .hail.schema import RESULT, require_variant_key, row_table
+from .hail.spark import score_keys
+
+log = logging.getLogger(__name__)
+
+__all__ = ["score_table", "ScoreCache", "ScoreStats", "scoring_provenance"]
+
+
+@dataclass
+class ScoreStats:
+    """Filled by ``score_table(..., stats=ScoreStats())``: ``to_score`` distinct keys were
+    sent to the workers (cache misses); ``scored`` counts key rows the workers actually
+    scored (a Spark accumulator: greater than ``to_score`` if a stage ran twice)."""
+
+    to_score: int = 0
+    _acc: Any = None
+
+    @property
+    def scored(self) -> int:
+        return int(self._acc.value) if self._acc is not None else 0
+
+
+def score_table(data, model: str = "spliceai", reference: str | None = None,
+                annotation: str = "grch38", distance: int = 50, mask: bool = False, *,
+                name: str = "seqscore", cache: ScoreCache | None = None,
+                batch_size: int = 64, threads: int | None = None,
+                providers: Sequence[str] | None = None, pad_edges: bool = False,
+                score_complex: bool = False, n_partitions: int | None = None,
+                ship_files: bool | None = None, stats: ScoreStats | None = None):
+    """Return ``data`` (a Table or MatrixTable keyed by locus/alleles) with a new row field
+    ``name``: ``struct{scores: array<struct{allele, gene, strand, ds_ag, ds_al, ds_dg, ds_dl,
+    dp_ag, dp_al, dp_dg, dp_dl}>, max_ds, reason_code, reason}`` and a global
+    ``<name>_provenance``.
+
+    A row that could not be scored (REF mismatch, unknown contig, symbolic ALT, …) gets
+    missing ``max_ds`` and the engine's error code and message in ``reason_code``/``reason``;
+    it never fails the job.  Empty ``scores`` with no reason: the variant lies in no gene.
+
+    ``reference``/``annotation``/``model`` may be local paths or Hadoop URIs (``gs://``,
+    ``s3a://``, ``hdfs://``); on a cluster (or with ``ship_files=True``) they are fetched once
+    per executor with ``SparkContext.addFile``.  ``threads`` defaults to
+    ``spark.task.cpus``; ``providers`` to TensorRT → CUDA → CPU by availability.
+    """
+    if reference is None:
+        raise ConfigError("score_table needs reference= (a FASTA with its .fai)")
+    rows = row_table(data)
+    locus_type = require_variant_key(rows)
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ConfigError(f"name must be a Python identifier, got {name!r}")
+    if name in rows.row or f"{name}_provenance" in rows.globals:
+        raise ConfigError(f"the table already has a field {name!r} (or {name}_provenance); "
+                          "pass another name=")
+    if cache is not None and not isinstance(cache, ScoreCache):
+        raise ConfigError(f"cache must be a ScoreCache, got {type(cache).__name__}")
+    sc = hl.spark_context()
+    if threads is None:
+        threads = int(sc.getConf().get("spark.task.cpus", "1"))
+    cfg = EngineConfig(model=str(model), reference=str(reference), annotation=str(annotation),
+                       distance=distance, mask=bool(mask), batch_size=batch_size,
+                       threads=threads, providers=tuple(providers) if providers else None,
+                       pad_edges=pad_edges, score_complex=score_complex)
+    _check_python_workers(sc)
+    if ship_files is None:
+        ship_files = not sc.master.startswith("local")
+    plan = plan_files(cfg.model, cfg.reference, cfg.annotation, ship=ship_files)
+    register(sc, plan)
+    settings = {f: getattr(cfg, f) for f in ("distance", "mask", "batch_size", "threads",
+                                             "providers", "pad_edges", "score_complex")}
+    settings.update(plan.settings)
+    prov = scoring_provenance(cfg)
+
+    keys = rows.select().select_globals().distinct()
+    counter = sc.accumulator(0)
+    if cache is not None:
+        cache.check(prov, locus_type)
+    if cache is not None and cache.exists():
+        cached = cache.table()
+        misses = keys.filter(hl.is_missing(cached.index(keys.key)))
+    else:
+        misses = keys
+    new, n = score_keys(misses, settings, n_partitions=n_partitions, counter=counter)
+    if stats is not None:
+        stats.to_score, stats._acc = n, counter
+    if cache is not None:
+        if n or not cache.exists():
+            cache.add(new, prov)
+        lookup = cache.table().select_globals()
+    else:
+        lookup = new
+    lookup = lookup.select(**{f: lookup[f] for f in RESULT})
+    glob = {f"{name}_provenance": hl.struct(**prov)}
+    if isinstance(data, hl.MatrixTable):
+        return data.annotate_rows(**{name: lookup[data.row_key]}).annotate_globals(**glob)
+    return data.annotate(**{name: lookup[data.key]}).annotate_globals(**glob)
+
+
+def scoring_provenance(cfg: EngineConfig) -> dict[str, Any]:
+    """What made the scores: the engine's provenance with the reference as given (a path or
+    URI), the sha256 of its ``.fai`` (contig names and lengths), and the scoring options."""
+    local_model = _local_copy(cfg.model)
+    local_ann = _local_copy(cfg.annotation) if is_uri(cfg.annotation) else cfg.annotation
+    eng = Engine(EngineConfig(model=local_model, reference=cfg.reference, annotation=local_ann,
+                              distance=cfg.distance, mask=cfg.mask))
+    prov = dict(eng.provenance())
+    prov["reference"] = cfg.reference if is_uri(cfg.reference) else os.path.abspath(cfg.reference)
+    prov["annotation"] = cfg.annotation
+    with hl.hadoop_open(cfg.reference + ".fai", "rb") as f:
+        prov["reference_index_sha256"] = hashlib.sha256(f.read()).hexdigest()
+    prov["pad_edges"] = bool(cfg.pad_edges)
+    prov["score_complex"] = bool(cfg.score_complex)
+    return {k: (v if isinstance(v, (bool, int, float)) else str(v)) for k, v in prov.items()}
+
+
+def _local_copy(path: str) -> str:
+    """A driver-local copy of a URI (small files: the model, a gene table); paths unchanged."""
+    if not is_uri(path):
+        return path
+    local = os.path.join(tempfile.mkdtemp(prefix="seqscore-"), os.path.basename(path))
+    hl.hadoop_copy(path, "file://" + local)
+    return local
+
+
+def _check_python_workers(sc) -> None:
+    """On a local master, workers must run this interpreter (with pyarrow and the package)."""
+    if not sc.master.startswith("local"):
+        return
+    import shutil  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    exe = shutil.which(sc.pythonExec) or sc.pythonExec
+    if os.path.abspath(exe) != os.path.abspath(sys.executable):
+        raise ConfigError(
+            f"Spark's Python workers run {sc.pythonExec!r}, not this interpreter "
+            f"({sys.executable}), so they cannot import hail_seqscore/pyarrow. Set "
+            f"os.environ['PYSPARK_PYTHON'] = sys.executable before hl.init()")
+
