@@ -7,6 +7,7 @@ use FindBin;
 BEGIN { push @INC, "$FindBin::Bin/lib", "$FindBin::Bin/.." }
 use Test::More;
 use Socket qw(IPPROTO_TCP TCP_NODELAY);
+use Time::HiRes ();
 use SeqScoreTest::Daemon;
 use SeqScoreTest::VEP qw(vf_from_vcf run_buffer);
 
@@ -91,6 +92,19 @@ for my $file ('indels.vcf', 'dbsnp_snvs.vcf') {
 is($plugin->{client}{connections}, 2, 'two connections: the start-up one (closed in new()) and one kept alive for all requests');
 my $fh = $plugin->{client}{http}{handle} && $plugin->{client}{http}{handle}{fh};
 ok($fh && unpack('i', getsockopt($fh, IPPROTO_TCP, TCP_NODELAY)), 'TCP_NODELAY set on the connection');
+
+# keep-alive + TCP_NODELAY on both sides: a one-allele request costs milliseconds, not the
+# 40 ms of a delayed ACK
+{
+  my $pl = SeqScore->new({ quiet => 1 }, 'url=' . $d->url);
+  $pl->_score([{ chrom => '21', pos => 25592783, ref => 'G', alt => 'T' }]);    # warm up
+  my $t0 = Time::HiRes::time();
+  my $n = 25;
+  $pl->_score([{ chrom => '21', pos => 25592783 + $_, ref => 'N', alt => 'A' }]) for 1 .. $n;
+  my $ms = 1000 * (Time::HiRes::time() - $t0) / $n;
+  ok($ms < 30, sprintf('sequential one-allele requests: %.1f ms each (a delayed-ACK stall is ~40 ms)', $ms));
+  is($pl->{client}{connections}, 2, '... all over one connection');
+}
 
 # batch=N splits a buffer; the per-variant fallback sends one request per variant
 my ($exp, $records) = expected_for("$chr21/indels.vcf");
