@@ -313,6 +313,7 @@ sub _prefetch {
     }
   }
 
+  $self->{cache}->ensure(2 * @todo);   # a buffer larger than the cache must not evict itself
   $self->{transient} = {};
   my $n = $self->{opt}{batch};
   while (my @chunk = splice(@todo, 0, $n)) {
@@ -675,5 +676,7 @@ sub put {
 }
 
 sub size { return scalar keys %{ $_[0]{map} } }
+
+sub ensure { my ($self, $n) = @_; $self->{size} = $n if $n > $self->{size} }
 
 1;

@@ -142,6 +142,9 @@ my $cache = SeqScore::Cache->new(3);
 $cache->put($_, { n => $_ }) for 1 .. 5;
 is($cache->size, 3, 'cache bounded');
 ok(!$cache->get(1) && !$cache->get(2) && $cache->get(5), 'oldest entries evicted first');
+$cache->ensure(10);
+$cache->put($_, { n => $_ }) for 6 .. 12;
+is($cache->size, 10, 'cache grows to hold a large buffer');
 
 # ---- the input-buffer hook -----------------------------------------------------------------------
 {
