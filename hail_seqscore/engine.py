@@ -26,11 +26,13 @@ from .genome import Genome
 from .models.session import ModelSession, get_session
 from .records import ErrorInfo, GeneScore, ScoreResult, Variant
 from .scoring import align_alt, delta_scores
+from .tiles import MERGE_GAP, TileGroup, find_tile, masked_span, plan_tiles
 from .variants import VariantKind, classify, validate
 
 log = logging.getLogger(__name__)
 
 MAX_DISTANCE = 4999   # SpliceAI's -D accepts 0..4999
+STRATEGIES = ("tiled", "window")
 
 
 def check_distance(distance: object) -> int:
@@ -51,6 +53,7 @@ class EngineConfig:
     providers: tuple[str, ...] | None = None
     pad_edges: bool = False       # N-pad windows that run off a contig end (SpliceAI skips them)
     score_complex: bool = False   # score MNVs / complex indels (SpliceAI writes '.')
+    strategy: str = "tiled"       # "tiled": nearby variants share REF tiles; "window": one each
 
     def __post_init__(self):
         check_distance(self.distance)
@@ -61,6 +64,9 @@ class EngineConfig:
             raise ConfigError(f"threads must be an integer >= 1, got {self.threads!r}")
         if not self.reference:
             raise ConfigError("a reference FASTA is required")
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)}, got "
+                              f"{self.strategy!r}")
         if self.providers is not None:
             object.__setattr__(self, "providers", tuple(self.providers))
 
@@ -72,7 +78,7 @@ class _Job:
     gene_index: int
     gene: str
     strand: str
-    ref_key: tuple
+    ref_need: tuple      # (TileGroup, start, end): REF outputs wanted, 0-based [start, end)
     alt_key: tuple
     dist_boundary: int
 
@@ -149,15 +155,17 @@ class Engine:
         spec = self.session.spec
         plans: dict[tuple, _Plan | ScoreResult] = {}
         windows: dict[tuple, tuple[str, str]] = {}
+        needs: dict[TileGroup, list[tuple[int, int]]] = {}
         for v in variants:
             key = _key(v)
             if key in plans:
                 continue
             try:
-                plans[key] = self._plan(v, dist, spec.context, windows)
+                plans[key] = self._plan(v, dist, spec.context, windows, needs)
             except SeqScoreError as exc:
                 plans[key] = ScoreResult(v, error=ErrorInfo(exc.code, exc.message))
-        preds = self._predict(windows)
+        tiles = self._add_tiles(needs, windows, spec.context)
+        preds = self._predict(windows, budget=self.config.batch_size * (spec.context + 2 * dist + 1))
         cov = 2 * dist + 1
         acc, don = spec.channel("acceptor"), spec.channel("donor")
         done: dict[tuple, ScoreResult] = {}
@@ -171,8 +179,11 @@ class Engine:
                 if isinstance(slot, GeneScore):
                     scores.append(slot)
                     continue
+                group, start, end = slot.ref_need
+                ta, tb = find_tile(tiles[group], start, end)
+                y_ref = preds[("tile", group, ta, tb)][start - ta:end - ta]
                 y_alt = align_alt(preds[slot.alt_key], cov, len(v.ref), len(v.alt))
-                d = delta_scores(preds[slot.ref_key], y_alt, acceptor=acc, donor=don,
+                d = delta_scores(y_ref, y_alt, acceptor=acc, donor=don,
                                  dist_exon_boundary=slot.dist_boundary, mask=msk)
                 scores.append(GeneScore(slot.gene, slot.strand, *d.ds, *d.dp))
             done[key] = ScoreResult(v, tuple(scores))
@@ -182,8 +193,26 @@ class Engine:
             out.append(r if r.variant is v else ScoreResult(v, r.scores, r.error))
         return out
 
+    def _add_tiles(self, needs: dict[TileGroup, list[tuple[int, int]]],
+                   windows: dict[tuple, tuple[str, str]],
+                   context: int) -> dict[TileGroup, list[tuple[int, int]]]:
+        """Plan the REF tiles of every group and add their masked sequences to ``windows``."""
+        gap = MERGE_GAP if self.config.strategy == "tiled" else -1
+        genome = self.genome
+        half = context // 2
+        tiles = {}
+        for group, spans in needs.items():
+            tiles[group] = plan_tiles(spans, merge_gap=gap)
+            clen = genome.length(group.contig)
+            fetch = lambda a, b, c=group.contig: genome.fetch(c, a, b)  # noqa: E731
+            for ta, tb in tiles[group]:
+                seq = masked_span(fetch, clen, group, ta - half, tb + half)
+                windows[("tile", group, ta, tb)] = (seq, group.strand)
+        return tiles
+
     def _plan(self, v: Variant, dist: int, context: int,
-              windows: dict[tuple, tuple[str, str]]) -> _Plan | ScoreResult:
+              windows: dict[tuple, tuple[str, str]],
+              needs: dict[TileGroup, list[tuple[int, int]]]) -> _Plan | ScoreResult:
         if not isinstance(v, Variant):
             raise InvalidVariantError(f"expected a Variant, got {type(v).__name__}")
         v = validate(v)
@@ -225,28 +254,28 @@ class Engine:
                 continue
             d_start, d_end, d_boundary = gene.distances(v.pos)
             pad = gene_padding(lay.wid, d_start, d_end)
-            ref_key = (contig, v.pos, lay.wid, pad, gene.strand)
-            alt_key = ref_key + (v.ref, v.alt)
-            if ref_key not in windows:
-                windows[ref_key] = (mask_outside(seq, pad), gene.strand)
+            group = TileGroup(contig, gene.strand, gene.tx_start, gene.tx_end)
+            need = (group, v.start - dist, v.start + dist + 1)
+            needs.setdefault(group, []).append(need[1:])
+            alt_key = (contig, v.pos, lay.wid, pad, gene.strand, v.ref, v.alt)
             if alt_key not in windows:
-                windows[alt_key] = (splice_alt(windows[ref_key][0], lay.centre, len(v.ref), v.alt),
-                                    gene.strand)
-            plan.slots.append(_Job(gi, gene.name, gene.strand, ref_key, alt_key, d_boundary))
+                windows[alt_key] = (splice_alt(mask_outside(seq, pad), lay.centre, len(v.ref),
+                                               v.alt), gene.strand)
+            plan.slots.append(_Job(gi, gene.name, gene.strand, need, alt_key, d_boundary))
         return plan
 
-    def _predict(self, windows: dict[tuple, tuple[str, str]]) -> dict[tuple, np.ndarray]:
-        """Run every window through the model, batched by similar length.  Returns each
-        window's predictions in forward-strand order, ``len(window) - context`` long."""
+    def _predict(self, windows: dict[tuple, tuple[str, str]], *,
+                 budget: int) -> dict[tuple, np.ndarray]:
+        """Run every window through the model, batched by similar length, at most ``budget``
+        input positions (padding included) per call.  Returns each window's predictions in
+        forward-strand order, ``len(window) - context`` long."""
         if not windows:
             return {}
         session = self.session
         spec = session.spec
         order = sorted(windows, key=lambda k: len(windows[k][0]))
         out: dict[tuple, np.ndarray] = {}
-        bs = self.config.batch_size
-        for i in range(0, len(order), bs):
-            keys = order[i:i + bs]
+        for keys in _batches(order, [len(windows[k][0]) for k in order], budget):
             arrays = []
             for k in keys:
                 seq, strand = windows[k]
@@ -258,6 +287,18 @@ class Engine:
                 yk = y[j, :n]
                 out[k] = yk[::-1] if windows[k][1] == "-" else yk
         return out
+
+
+def _batches(keys: list, lengths: list[int], budget: int):
+    """Consecutive runs of ``keys`` (sorted by length) whose padded size fits ``budget``."""
+    batch: list = []
+    for k, n in zip(keys, lengths):
+        if batch and n * (len(batch) + 1) > budget:
+            yield batch
+            batch = []
+        batch.append(k)
+    if batch:
+        yield batch
 
 
 def _key(v: Variant) -> tuple:
