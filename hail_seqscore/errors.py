@@ -153,6 +153,43 @@ class CacheProvenanceError(ConfigError):
     http_status = 409
 
 
+# ---- the scoring daemon and its client --------------------------------------------------------
+class RequestError(SeqScoreError, ValueError):
+    """A malformed daemon request (body, JSON or field); ``field`` names the offending one."""
+
+    code = "BAD_REQUEST"
+    http_status = 400
+    exit_code = 64
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+    def __reduce__(self):
+        return (self.__class__, (self.message, self.field))
+
+
+class PayloadTooLargeError(RequestError):
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = 413
+
+
+class UnauthorizedError(SeqScoreError, PermissionError):
+    """A missing or wrong bearer token."""
+
+    code = "UNAUTHORIZED"
+    http_status = 401
+    exit_code = 77
+
+
+class ServiceBusyError(SeqScoreError, ConnectionError):
+    """The daemon's queue is full or its model is still loading; retry later."""
+
+    code = "BUSY"
+    http_status = 503
+    exit_code = 69
+
+
 ERROR_CLASSES = {
     cls.code: cls
     for cls in (
@@ -160,7 +197,8 @@ ERROR_CLASSES = {
         NearContigEndError, RefTooLongError, UnsupportedVariantError, NoGeneError,
         InputFormatError, AnnotationError, ReferenceUnavailableError, UnknownModelError,
         ModelNotInstalledError, ModelFormatError, WeightChecksumError, WeightMappingError,
-        NetworkUnavailableError, ConfigError, CacheProvenanceError,
+        NetworkUnavailableError, ConfigError, CacheProvenanceError, RequestError,
+        PayloadTooLargeError, UnauthorizedError, ServiceBusyError,
     )
 }
 
