@@ -315,15 +315,33 @@ sub _prefetch {
 
   $self->{cache}->ensure(2 * @todo);   # a buffer larger than the cache must not evict itself
   $self->{transient} = {};
-  my $n = $self->{opt}{batch};
-  while (my @chunk = splice(@todo, 0, $n)) {
-    my ($results, $error) = $self->_score(\@chunk);
+  while (my @chunk = splice(@todo, 0, $self->{opt}{batch})) {
+    my $outcomes = $self->_score_chunk(\@chunk);
     for my $i (0 .. $#chunk) {
       my $k = variant_key($chunk[$i]);
-      if ($results) { $self->{cache}->put($k, $results->[$i]) }
-      else          { $self->{transient}{$k} = { error => $error } }
+      if ($outcomes->[$i]{transient}) { $self->{transient}{$k} = $outcomes->[$i] }
+      else                            { $self->{cache}->put($k, $outcomes->[$i]) }
     }
   }
+}
+
+# One outcome per variant: the daemon's result, or {error, transient => 1} when the whole
+# request failed.  A request the daemon finds too large (413) is halved, and so is `batch`.
+sub _score_chunk {
+  my ($self, $chunk) = @_;
+  my ($results, $error) = $self->_score($chunk);
+  return $results if $results;
+  if ($error->{code} eq 'PAYLOAD_TOO_LARGE' && @$chunk > 1) {
+    my $half = int(@$chunk / 2);
+    if ($half < $self->{opt}{batch}) {
+      warn "SeqScore: the daemon refused " . scalar(@$chunk) . " alleles in one request (413); "
+         . "sending at most $half per request from now on\n" unless $self->{quiet};
+      $self->{opt}{batch} = $half;
+    }
+    return [ @{ $self->_score_chunk([ @$chunk[0 .. $half - 1] ]) },
+             @{ $self->_score_chunk([ @$chunk[$half .. $#$chunk] ]) } ];
+  }
+  return [ map { { error => $error, transient => 1 } } @$chunk ];
 }
 
 # One POST /v1/score with retries; returns (\@results in input order) or (undef, $error).
@@ -598,9 +616,10 @@ sub describe_failure {
 
 sub error_from_response {
   my $r = shift;
+  my $body_code = ref $r->{data} eq 'HASH' && ref $r->{data}{error} eq 'HASH' ? $r->{data}{error}{code} : undef;
   my $code = $r->{status} == 401 || $r->{status} == 403 ? 'UNAUTHORIZED'
-           : (ref $r->{data} eq 'HASH' && ref $r->{data}{error} eq 'HASH' && $r->{data}{error}{code})
-             ? $r->{data}{error}{code} : "HTTP_$r->{status}";
+           : $body_code ? $body_code
+           : $r->{status} == 413 ? 'PAYLOAD_TOO_LARGE' : "HTTP_$r->{status}";
   return { code => $code, message => 'POST /v1/score: ' . describe_failure($r) };
 }
 
