@@ -140,6 +140,16 @@ like($lines->[0]{SeqScore_error}, qr/^REF_MISMATCH:\S+/, 'REF mismatch written a
 ok(!defined $lines->[0]{SpliceAI_pred}, '... without scores');
 like($lines->[1]{SeqScore_error} // 'no error: not in a gene', qr/^[A-Z_]+:|not in a gene/, 'variant outside the genes: error code or nothing');
 
+# proxy settings are ignored for a loopback daemon (a proxy there would see every request)
+{
+  my $dead = 'http://127.0.0.1:' . SeqScoreTest::Daemon::free_port();
+  local @ENV{qw(http_proxy HTTP_PROXY all_proxy)} = ($dead, $dead, $dead);
+  my $pp = eval { SeqScore->new({ quiet => 1 }, 'url=' . $d->url) };
+  ok($pp, 'http_proxy/all_proxy pointing nowhere: loopback daemon still reached') or diag $@;
+  my $l = $pp ? run_buffer($pp, [[vf_from_vcf('21', 25592783, 'G', ['T']), ['MRPL39']]]) : [];
+  like($l->[0]{SpliceAI_pred} // '', qr/^MRPL39\|/, '... and scores come back');
+}
+
 # model parameter checked against /v1/models
 eval { SeqScore->new({}, 'url=' . $d->url, 'model=no_such_model') };
 like($@, qr/does not serve model 'no_such_model' \(it serves: /, 'unknown model: new() dies listing the served ones');
