@@ -1,0 +1,107 @@
+"""``seqscore serve``: the local scoring daemon (HTTP/JSON; see hail_seqscore/protocol.py)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import ConfigError
+from ..protocol import DEFAULT_HOST, DEFAULT_MAX_VARIANTS, DEFAULT_PORT, OPENAPI_PATH
+
+HELP = f"""\
+Serve variant scores over HTTP on {DEFAULT_HOST}:{DEFAULT_PORT} (by default).  Concurrent
+requests are batched together for the model, which runs in one worker thread.
+
+  POST /v1/score    {{"variants": [{{"chrom": "17", "pos": 43045615, "ref": "G", "alt": "A"}}],
+                     "distance": 50, "mask": 0, "model": "spliceai"}}   (last three optional)
+                    -> {{"results": [...]}}, one per variant, in input order
+  GET  /v1/health   alive          GET /v1/ready   200 once the model is loaded
+  GET  /v1/models   name, version, sha256, execution providers
+  GET  /metrics     Prometheus     GET {OPENAPI_PATH}   OpenAPI document (/v1/docs to browse)
+
+A non-loopback --host requires --token-file; clients then send 'Authorization: Bearer TOKEN'.
+SIGTERM or Ctrl-C finishes the requests in flight, then exits.
+
+exit codes: 0 stopped cleanly; 2 bad command line; 64 bad setting (bad --max-batch, non-loopback
+bind without a token, port in use); 69 model not exported or failed to load.
+"""
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("serve", help="run the local HTTP scoring daemon",
+                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="spliceai",
+                   help="model name (exported with `seqscore export`) or path to an .onnx file "
+                        "(default: spliceai)")
+    p.add_argument("-R", dest="reference", metavar="REFERENCE", required=True,
+                   help="reference FASTA, plain or bgzipped (with .fai, and .gzi for bgzip)")
+    p.add_argument("-A", dest="annotation", metavar="ANNOTATION", default="grch38",
+                   help="grch37, grch38, a SpliceAI-format gene table or a GTF/GFF3 file "
+                        "(default: grch38)")
+    p.add_argument("-D", dest="distance", metavar="DISTANCE", type=int, default=50,
+                   help="default distance when a request gives none (default: 50)")
+    p.add_argument("-M", dest="mask", metavar="MASK", type=int, choices=(0, 1), default=0,
+                   help="default mask when a request gives none (default: 0)")
+    p.add_argument("--host", default=DEFAULT_HOST,
+                   help=f"address to bind (default: {DEFAULT_HOST}; any other needs --token-file)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+                   help=f"TCP port, 0 = any free port (default: {DEFAULT_PORT})")
+    p.add_argument("--token-file", metavar="FILE",
+                   help="file holding the bearer token clients must send")
+    p.add_argument("--max-batch", type=int, default=32,
+                   help="most variants per model batch (default: 32)")
+    p.add_argument("--max-delay-ms", type=float, default=5.0,
+                   help="longest a variant waits for others to fill its batch (default: 5)")
+    p.add_argument("--max-queue", type=int, default=20_000,
+                   help="variants waiting before requests get 503 + Retry-After "
+                        "(default: 20000)")
+    p.add_argument("--max-body-mb", type=float, default=16.0,
+                   help="largest request body in MiB; larger ones get 413 (default: 16)")
+    p.add_argument("--max-variants", type=int, default=DEFAULT_MAX_VARIANTS,
+                   help=f"most variants in one request (default: {DEFAULT_MAX_VARIANTS})")
+    p.add_argument("--cache-size", type=int, default=100_000,
+                   help="results kept in the LRU cache, 0 = off (default: 100000)")
+    p.add_argument("--batch-size", type=int, default=64,
+                   help="windows per model call inside the engine (default: 64)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="onnxruntime intra-op threads (default: all cores)")
+    p.add_argument("--pad-edges", action="store_true",
+                   help="score variants near contig ends by padding with N")
+    p.add_argument("--score-complex", action="store_true",
+                   help="score MNVs and complex indels (SpliceAI writes '.')")
+    p.add_argument("--drain-timeout", type=float, default=30.0,
+                   help="seconds to finish in-flight requests on SIGTERM (default: 30)")
+    p.add_argument("--keep-alive", type=int, default=75,
+                   help="seconds an idle keep-alive connection stays open (default: 75)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+
+    from ..daemon.app import ServeSettings
+    from ..daemon.batcher import BatchSettings
+    from ..daemon.server import ListenSettings, check_bind, read_token_file, serve
+    from ..engine import Engine, EngineConfig
+    from ..models.registry import model_path
+
+    token = read_token_file(args.token_file) if args.token_file else None
+    check_bind(args.host, token)
+    if args.max_body_mb <= 0:
+        raise ConfigError(f"--max-body-mb must be > 0, got {args.max_body_mb}")
+    settings = ServeSettings(
+        batch=BatchSettings(max_batch=args.max_batch, max_delay_ms=args.max_delay_ms,
+                            max_queue=args.max_queue),
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024), max_variants=args.max_variants,
+        cache_size=args.cache_size, token=token)
+    model_path(args.model)   # fail now, with the export hint, if the model is missing
+    engine = Engine(EngineConfig(
+        model=args.model, reference=args.reference, annotation=args.annotation,
+        distance=args.distance, mask=bool(args.mask), batch_size=args.batch_size,
+        threads=args.threads, pad_edges=args.pad_edges, score_complex=args.score_complex))
+    level = logging.getLogger().getEffectiveLevel()
+    log_level = {logging.DEBUG: "debug", logging.INFO: "info"}.get(level, "warning")
+    if args.verbose == 0:
+        logging.getLogger("hail_seqscore").setLevel(logging.INFO)
+    listen = ListenSettings(host=args.host, port=args.port, keep_alive_s=args.keep_alive,
+                            drain_timeout_s=args.drain_timeout, log_level=log_level)
+    return serve(engine, settings, listen)

@@ -1,0 +1,299 @@
+"""The daemon's HTTP routes (FastAPI), each a thin layer over the batcher, cache and engine.
+
+Routes: ``POST /v1/score``, ``GET /v1/health``, ``GET /v1/ready``, ``GET /v1/models``,
+``GET /metrics``; the OpenAPI document is at ``/v1/openapi.json`` (browsable at ``/v1/docs``).
+Request-level failures answer ``{"error": {"code", "message", "field"}}`` with the status of
+their error class (400 malformed, 401 token, 413 body too large, 503 + Retry-After busy);
+per-variant failures travel inside ``results``.  No route reads a path a client gives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from .. import __version__
+from ..engine import Engine, check_distance
+from ..errors import (ConfigError, PayloadTooLargeError, RequestError, SeqScoreError,
+                      ServiceBusyError, UnauthorizedError)
+from ..protocol import (DOCS_PATH, ERROR_RESPONSE_SCHEMA, HEALTH_PATH, METRICS_PATH,
+                        MODELS_PATH, OPENAPI_PATH, READY_PATH, SCORE_PATH,
+                        SCORE_REQUEST_SCHEMA, SCORE_RESPONSE_SCHEMA, DEFAULT_MAX_VARIANTS,
+                        dumps, encode_score_response, error_body, loads_json,
+                        parse_score_request)
+from ..records import ScoreResult
+from .batcher import Batcher, BatchSettings
+from .cache import ResultCache
+from .metrics import CONTENT_TYPE, DaemonMetrics
+
+log = logging.getLogger(__name__)
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    batch: BatchSettings = field(default_factory=BatchSettings)
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_variants: int = DEFAULT_MAX_VARIANTS
+    cache_size: int = 100_000
+    token: str | None = None
+    retry_after_s: int = 1
+
+    def __post_init__(self):
+        for name in ("max_body_bytes", "max_variants", "retry_after_s"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"{name.replace('_', '-')} must be an integer >= 1, got {v!r}")
+        if self.token is not None and not self.token:
+            raise ConfigError("the bearer token is empty")
+
+
+class ScoringService:
+    """The state behind the routes: engine, batcher, cache, metrics, readiness."""
+
+    def __init__(self, engine: Engine, settings: ServeSettings,
+                 on_fatal: Callable[[str], None] | None = None):
+        self.engine = engine
+        self.settings = settings
+        self.on_fatal = on_fatal
+        self.cache = ResultCache(settings.cache_size)
+        self.batcher = Batcher(self._score, settings.batch)
+        self.metrics = DaemonMetrics(queue_depth=lambda: self.batcher.depth,
+                                     cache_entries=lambda: len(self.cache))
+        self.batcher.on_batch = self.metrics.observe_batch
+        self.ready = False
+        self.load_error: str | None = None
+        self.provenance: dict | None = None
+        self.model_info: dict | None = None
+        self.model_names: set[str] = set()
+
+    def _score(self, group, variants) -> list[ScoreResult]:
+        distance, mask = group
+        return self.engine.score(variants, distance=distance, mask=mask)
+
+    def _load(self) -> tuple[dict, dict]:
+        """In the worker thread: open the model, FASTA and gene table."""
+        self.engine.warm_up()
+        session = self.engine.session
+        info = dict(session.provenance())
+        info["execution_providers"] = info.pop("providers")
+        return self.engine.provenance(), info
+
+    async def warm_up(self) -> None:
+        t0 = time.perf_counter()
+        try:
+            prov, info = await self.batcher.run_in_worker(self._load)
+        except Exception as exc:  # noqa: BLE001 - reported on /v1/ready and the log
+            self.load_error = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            log.error("cannot load the model: %s", self.load_error)
+            if self.on_fatal is not None:
+                self.on_fatal(self.load_error)
+            return
+        self.provenance, self.model_info = prov, info
+        self.model_names = {str(self.engine.config.model), str(info["name"]),
+                            Path(str(self.engine.config.model)).stem}
+        self.cache.set_namespace(prov["model_sha256"], prov["reference"],
+                                 prov["annotation"], prov["annotation_sha256"])
+        self.ready = True
+        self.metrics.ready.set(1)
+        log.info("model %s %s loaded in %.1f s (providers: %s)", info["name"], info["version"],
+                 time.perf_counter() - t0, ", ".join(info["execution_providers"]))
+
+    def authorize(self, request: Request) -> None:
+        token = self.settings.token
+        if token is None:
+            return
+        given = request.headers.get("authorization", "")
+        scheme, _, value = given.partition(" ")
+        ok = hmac.compare_digest(value.strip().encode(), token.encode())
+        if scheme.lower() != "bearer" or not ok:
+            raise UnauthorizedError("missing or wrong bearer token (send the header "
+                                    "'Authorization: Bearer <token>')")
+
+    def params(self, distance: int | None, mask: bool | None) -> tuple[int, bool]:
+        cfg = self.engine.config
+        if distance is None:
+            distance = cfg.distance
+        else:
+            try:
+                check_distance(distance)
+            except ConfigError as exc:
+                raise RequestError(exc.message, field="distance") from None
+        return distance, bool(cfg.mask if mask is None else mask)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            n = int(declared)
+        except ValueError:
+            raise RequestError(f"bad Content-Length {declared!r}", field="body") from None
+        if n > limit:
+            raise PayloadTooLargeError(f"request body is {n} bytes; the limit is {limit} "
+                                       "(split the variants over several requests)", "body")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"request body exceeds the limit of {limit} bytes "
+                                       "(split the variants over several requests)", "body")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _until_disconnect(request: Request) -> None:
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+def _json(obj, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(dumps(obj), status_code=status, media_type=JSON, headers=headers)
+
+
+class _CountRequests:
+    """ASGI middleware: ``seqscore_requests_total{route, status}``."""
+
+    def __init__(self, app, metrics: DaemonMetrics, routes: set[str]):
+        self.app, self.metrics, self.routes = app, metrics, routes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        route = scope["path"] if scope["path"] in self.routes else "other"
+
+        async def counting_send(message):
+            if message["type"] == "http.response.start":
+                self.metrics.requests.inc(1, route, str(message["status"]))
+            await send(message)
+
+        await self.app(scope, receive, counting_send)
+
+
+def create_app(engine: Engine, settings: ServeSettings | None = None, *,
+               on_fatal: Callable[[str], None] | None = None) -> FastAPI:
+    settings = settings or ServeSettings()
+    svc = ScoringService(engine, settings, on_fatal)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await svc.batcher.start()
+        loading = asyncio.get_running_loop().create_task(svc.warm_up())
+        try:
+            yield
+        finally:
+            if not loading.done():
+                loading.cancel()
+            await svc.batcher.stop()      # in-flight requests have been answered by now
+
+    app = FastAPI(title="seqscore", version=__version__, lifespan=lifespan,
+                  openapi_url=OPENAPI_PATH, docs_url=DOCS_PATH, redoc_url=None,
+                  description="Local scoring daemon of hail-seqscore: SpliceAI-style delta "
+                              "scores for variants, one result per input variant.")
+    app.state.service = svc
+
+    @app.exception_handler(SeqScoreError)
+    async def _seqscore_error(request: Request, exc: SeqScoreError):
+        headers = None
+        if exc.http_status == 503:
+            headers = {"Retry-After": str(settings.retry_after_s)}
+            svc.metrics.rejected.inc(1, "busy")
+        elif exc.http_status == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
+        status = exc.http_status if exc.http_status >= 400 else 400
+        return _json(error_body(exc.code, exc.message, getattr(exc, "field", None)),
+                     status, headers)
+
+    error_responses = {str(s): {"description": d, "content": {JSON: {
+        "schema": ERROR_RESPONSE_SCHEMA}}} for s, d in (
+        (400, "malformed JSON or field (the error names it)"), (401, "missing or wrong token"),
+        (413, "body too large"), (503, "queue full or model loading; see Retry-After"))}
+
+    @app.post(SCORE_PATH, response_class=Response, summary="Score variants",
+              openapi_extra={
+                  "requestBody": {"required": True,
+                                  "content": {JSON: {"schema": SCORE_REQUEST_SCHEMA}}},
+                  "responses": {"200": {"description": "one result per input variant, in "
+                                        "input order", "content": {JSON: {
+                                            "schema": SCORE_RESPONSE_SCHEMA}}},
+                                **error_responses}})
+    async def score(request: Request) -> Response:
+        svc.authorize(request)
+        body = await read_body(request, settings.max_body_bytes)
+        t0 = time.perf_counter()
+        req = parse_score_request(loads_json(body), max_variants=settings.max_variants)
+        if not svc.ready:
+            raise ServiceBusyError(svc.load_error or "the model is still loading; retry shortly")
+        if req.model is not None and req.model not in svc.model_names:
+            raise RequestError(f"model: this server serves {svc.model_info['name']!r}, not "
+                               f"{req.model!r}", field="model")
+        params = svc.params(req.distance, req.mask)
+        results: list[ScoreResult | None] = [svc.cache.get(params, v) for v in req.variants]
+        missing = [i for i, r in enumerate(results) if r is None]
+        hits = len(results) - len(missing)
+        if missing:
+            futures = svc.batcher.submit(params, [req.variants[i] for i in missing])
+            gathered = asyncio.ensure_future(asyncio.gather(*futures))
+            watcher = asyncio.ensure_future(_until_disconnect(request))
+            try:
+                await asyncio.wait({gathered, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not gathered.done():      # the client went away (or we were cancelled)
+                    gathered.cancel()
+                    svc.metrics.disconnects.inc()
+                watcher.cancel()
+            if gathered.cancelled():
+                return Response(status_code=499)
+            for i, r in zip(missing, gathered.result()):
+                results[i] = r
+                svc.cache.put(params, r)
+        m = svc.metrics
+        m.cache_hits.inc(hits)
+        m.cache_misses.inc(len(missing))
+        n_err = sum(1 for r in results if r.error is not None)  # type: ignore[union-attr]
+        m.variants.inc(hits, "cached")
+        m.variants.inc(len(missing) - sum(1 for i in missing if results[i].error), "scored")
+        m.variants.inc(n_err, "error")
+        out = _json(encode_score_response(results, svc.provenance))  # type: ignore[arg-type]
+        m.latency.observe(time.perf_counter() - t0)
+        return out
+
+    @app.get(HEALTH_PATH, summary="Alive (200 as long as the process serves)")
+    async def health() -> Response:
+        return _json({"status": "ok", "version": __version__})
+
+    @app.get(READY_PATH, summary="Ready (200 only once the model is loaded)")
+    async def ready(request: Request) -> Response:
+        svc.authorize(request)
+        if svc.ready:
+            return _json({"status": "ready"})
+        status = "failed" if svc.load_error else "loading"
+        return _json({"status": status, "error": svc.load_error}, 503,
+                     {"Retry-After": str(settings.retry_after_s)})
+
+    @app.get(MODELS_PATH, summary="Model name, version, sha256 and execution providers")
+    async def models(request: Request) -> Response:
+        svc.authorize(request)
+        if not svc.ready:
+            raise ServiceBusyError(svc.load_error or "the model is still loading")
+        return _json({"models": [svc.model_info], "provenance": svc.provenance})
+
+    @app.get(METRICS_PATH, summary="Prometheus metrics")
+    async def metrics(request: Request) -> Response:
+        svc.authorize(request)
+        return Response(svc.metrics.render(), media_type=CONTENT_TYPE)
+
+    routes = {SCORE_PATH, HEALTH_PATH, READY_PATH, MODELS_PATH, METRICS_PATH}
+    app.add_middleware(_CountRequests, metrics=svc.metrics, routes=routes)
+    return app

@@ -1,0 +1,65 @@
+"""A bounded LRU of scored variants, keyed by everything that decides a score.
+
+The key is (model sha256, reference, annotation sha256, distance, mask, variant): a cached
+result is only reused for the same model file, reference, gene table and settings.  Results
+with an ``INTERNAL`` error are never cached (they may not recur).  Used from the event loop
+only, so it needs no lock.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Hashable
+
+from ..errors import ConfigError
+from ..records import ScoreResult, Variant
+
+_NOT_CACHED = frozenset({"INTERNAL"})
+
+
+class ResultCache:
+    def __init__(self, max_entries: int, namespace: tuple = ()):
+        if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 0:
+            raise ConfigError(f"cache-size must be an integer >= 0, got {max_entries!r}")
+        self.max_entries = max_entries
+        self.namespace = tuple(namespace)
+        self._data: OrderedDict[tuple, ScoreResult] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def set_namespace(self, *parts: Hashable) -> None:
+        """Model sha256, reference and annotation identity; a change empties the cache."""
+        if tuple(parts) != self.namespace:
+            self.namespace = tuple(parts)
+            self._data.clear()
+
+    def key(self, params: Hashable, v: Variant) -> tuple:
+        return (self.namespace, params, v.contig, v.pos, v.ref, v.alt)
+
+    def get(self, params: Hashable, v: Variant) -> ScoreResult | None:
+        if not self.max_entries:
+            return None
+        k = self.key(params, v)
+        hit = self._data.get(k)
+        if hit is None:
+            self.misses += 1
+            return None
+        self._data.move_to_end(k)
+        self.hits += 1
+        return hit if hit.variant == v else ScoreResult(v, hit.scores, hit.error)
+
+    def put(self, params: Hashable, result: ScoreResult) -> None:
+        if not self.max_entries or (result.error is not None
+                                    and result.error.code in _NOT_CACHED):
+            return
+        k = self.key(params, result.variant)
+        self._data[k] = result
+        self._data.move_to_end(k)
+        while len(self._data) > self.max_entries:
+            self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def clear(self) -> None:
+        self._data.clear()

@@ -1,0 +1,122 @@
+"""Run the daemon: bind checks, bearer token, uvicorn, signals.
+
+* Binds 127.0.0.1 by default; any other address requires a token file and refuses to start
+  without one.  The token is compared in constant time (see ``app.ScoringService.authorize``).
+* The listening socket is bound here, before uvicorn starts, so ``--port 0`` works and the
+  actual address is announced on stderr (``seqscore serve: listening on http://HOST:PORT``).
+* SIGTERM / SIGINT: uvicorn stops accepting, lets in-flight requests finish (up to
+  ``drain_timeout`` seconds), then the lifespan stops the batcher and the process exits 0.
+* Connections stay alive between requests (``keep_alive_s``); asyncio and uvloop set
+  TCP_NODELAY on every accepted TCP connection (checked by tests/test_daemon_server.py).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import socket
+import stat
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..engine import Engine
+from ..errors import ConfigError
+from .app import ServeSettings, create_app
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ListenSettings:
+    host: str = "127.0.0.1"
+    port: int = 8642
+    keep_alive_s: int = 75
+    drain_timeout_s: float = 30.0
+    log_level: str = "warning"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False   # a host name: assume it may be reachable from elsewhere
+
+
+def read_token_file(path: str | os.PathLike) -> str:
+    p = Path(path)
+    try:
+        token = p.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read token file {p}: {exc.strerror or exc}") from None
+    if not token or any(c.isspace() for c in token):
+        raise ConfigError(f"token file {p} must hold one non-empty token without spaces")
+    if p.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning("token file %s is readable by other users; chmod 600 it", p)
+    return token
+
+
+def check_bind(host: str, token: str | None) -> None:
+    if not is_loopback(host) and token is None:
+        raise ConfigError(
+            f"refusing to listen on {host!r} without a bearer token: a non-loopback address "
+            "needs --token-file (or keep the default --host 127.0.0.1)")
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ConfigError(f"port must be an integer from 0 to 65535, got {port!r}")
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(2048)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def uvicorn_config(app, listen: ListenSettings):
+    import uvicorn
+
+    return uvicorn.Config(
+        app, host=listen.host, port=listen.port, lifespan="on", log_level=listen.log_level,
+        access_log=False, server_header=False, timeout_keep_alive=listen.keep_alive_s,
+        timeout_graceful_shutdown=listen.drain_timeout_s, log_config=None,
+    )
+
+
+def serve(engine: Engine, settings: ServeSettings, listen: ListenSettings) -> int:
+    """Serve until SIGTERM/SIGINT; returns the exit code."""
+    import uvicorn
+
+    check_bind(listen.host, settings.token)
+    sock = bind_socket(listen.host, listen.port)
+    server: uvicorn.Server | None = None
+    failure: list[str] = []
+
+    def on_fatal(message: str) -> None:
+        failure.append(message)
+        if server is not None:
+            server.should_exit = True
+
+    app = create_app(engine, settings, on_fatal=on_fatal)
+    server = uvicorn.Server(uvicorn_config(app, listen))
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"seqscore serve: listening on http://{shown}:{port} (model loading; "
+          f"GET /v1/ready says when)", file=sys.stderr, flush=True)
+    server.run(sockets=[sock])
+    if failure:
+        print(f"seqscore serve: error: {failure[0]}", file=sys.stderr, flush=True)
+        return 69
+    if not server.started:
+        return 1
+    print("seqscore serve: stopped", file=sys.stderr, flush=True)
+    return 0
