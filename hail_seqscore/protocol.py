@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Mapping, Sequence
 
-from .errors import RequestError
+from .errors import PayloadTooLargeError, RequestError
 from .records import ErrorInfo, GeneScore, ScoreResult, Variant
 
 API_VERSION = "v1"
@@ -117,8 +117,9 @@ def parse_score_request(obj: Any, *, max_variants: int = DEFAULT_MAX_VARIANTS) -
     if not isinstance(raw, list):
         raise RequestError(f"variants: expected a list, got {_json_type(raw)}", field="variants")
     if len(raw) > max_variants:
-        raise RequestError(f"variants: {len(raw)} variants in one request; at most "
-                           f"{max_variants} are accepted (split the request)", field="variants")
+        raise PayloadTooLargeError(f"variants: {len(raw)} variants in one request; at most "
+                                   f"{max_variants} are accepted (split the request)",
+                                   field="variants")
     variants = [parse_variant(v, f"variants[{i}]") for i, v in enumerate(raw)]
 
     distance = obj.get("distance")

@@ -242,6 +242,10 @@ def create_app(engine: Engine, settings: ServeSettings | None = None, *,
         results: list[ScoreResult | None] = [svc.cache.get(params, v) for v in req.variants]
         missing = [i for i, r in enumerate(results) if r is None]
         hits = len(results) - len(missing)
+        if len(missing) > settings.batch.max_queue:
+            raise PayloadTooLargeError(
+                f"variants: {len(missing)} variants to score exceed the server's max-queue "
+                f"({settings.batch.max_queue}); split the request", field="variants")
         if missing:
             futures = svc.batcher.submit(params, [req.variants[i] for i in missing])
             gathered = asyncio.ensure_future(asyncio.gather(*futures))
