@@ -35,7 +35,8 @@ from .hail.spark import score_keys
 
 log = logging.getLogger(__name__)
 
-__all__ = ["score_table", "ScoreCache", "ScoreStats", "scoring_provenance"]
+__all__ = ["score_table", "ScoreCache", "ScoreStats", "scoring_provenance",
+           "reference_genome_from_fasta", "attach_sequence"]
 
 
 @dataclass
@@ -124,6 +125,32 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
     if isinstance(data, hl.MatrixTable):
         return data.annotate_rows(**{name: lookup[data.row_key]}).annotate_globals(**glob)
     return data.annotate(**{name: lookup[data.key]}).annotate_globals(**glob)
+
+
+def reference_genome_from_fasta(fasta: str, name: str | None = None) -> "hl.ReferenceGenome":
+    """A Hail reference genome whose contigs and lengths are the FASTA's (from its ``.fai``),
+    with the sequence attached (``hl.get_sequence`` works).  Reuses a genome already
+    registered under ``name`` (default: the FASTA's file name without extensions)."""
+    if name is None:
+        name = os.path.basename(fasta).split(".")[0] or "seqscore_reference"
+    try:
+        existing = hl.get_reference(name)
+    except Exception:  # Hail raises its own error for an unknown name
+        existing = None
+    if existing is not None:
+        return attach_sequence(existing, fasta)
+    return hl.ReferenceGenome.from_fasta_file(name, fasta, fasta + ".fai")
+
+
+def attach_sequence(rg, fasta: str) -> "hl.ReferenceGenome":
+    """(Re-)attach ``fasta`` to ``rg`` (a genome or its name).  ``hl.read_table`` registers
+    a custom genome from the table's metadata *without* its sequence; score_table does not
+    need it, but ``hl.get_sequence`` does."""
+    if isinstance(rg, str):
+        rg = hl.get_reference(rg)
+    if not rg.has_sequence():
+        rg.add_sequence(fasta, fasta + ".fai")
+    return rg
 
 
 def scoring_provenance(cfg: EngineConfig) -> dict[str, Any]:

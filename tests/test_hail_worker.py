@@ -1,0 +1,109 @@
+"""The parts of the Hail integration that run without Spark: the worker's scoring of key
+rows (real Engine, toy model, real chr21 data) and the plan for shipping files."""
+
+from __future__ import annotations
+
+import pytest
+
+from hail_seqscore.engine import Engine, EngineConfig
+from hail_seqscore.errors import ConfigError, ReferenceUnavailableError
+from hail_seqscore.hail.files import is_uri, plan_files, reference_companions
+from hail_seqscore.hail.worker import (NO_ALT, make_batch_scorer, resolve_shipped, score_rows,
+                                       worker_engine)
+from hail_seqscore.records import Variant
+from toy_models import build_toy_model
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    return str(build_toy_model(tmp_path_factory.mktemp("toy") / "toy.onnx"))
+
+
+@pytest.fixture(scope="module")
+def chr21(shared_data):
+    return shared_data / "grch38_chr21"
+
+
+@pytest.fixture(scope="module")
+def settings(toy, chr21):
+    return dict(model=toy, reference=str(chr21 / "chr21.fa.gz"),
+                annotation=str(chr21 / "genes.grch38.spliceai.txt"), distance=50, mask=False,
+                batch_size=64, threads=1, providers=None, pad_edges=False,
+                score_complex=False)
+
+
+def test_rows_match_engine_per_alt(settings):
+    engine = worker_engine(settings)
+    # a two-ALT SNV in MRPL39, an SNV, an ALT-less row, a REF mismatch
+    rows = [("chr21", 25585800, ["C", "A", "T"]), ("21", 25597400, ["G", "T"]),
+            ("chr21", 25597400, ["G"]), ("chr21", 25597400, ["A", "C"])]
+    ref = engine.genome.fetch("21", 25585799, 25585800)
+    rows[0] = ("chr21", 25585800, [ref, *[b for b in "ACGT" if b != ref][:2]])
+    out = score_rows(engine, *map(list, zip(*rows)))
+    assert out["contig"] == [r[0] for r in rows] and out["alleles"] == [r[2] for r in rows]
+    fresh = Engine(EngineConfig(**settings))
+    for i in (0, 1):
+        c, p, al = rows[i]
+        expect = []
+        for alt in al[1:]:
+            res = fresh.score([Variant(c, p, al[0], alt)])[0]
+            assert res.ok and res.scores
+            expect += [dict(s.to_dict(), allele=alt) for s in res.scores]
+        assert out["scores"][i] == expect
+        assert out["max_ds"][i] == max(max(e[f] for f in ("ds_ag", "ds_al", "ds_dg", "ds_dl"))
+                                       for e in expect)
+        assert out["reason_code"][i] is None and out["reason"][i] is None
+    assert out["reason_code"][2] == NO_ALT and out["scores"][2] == []
+    assert out["reason_code"][3] == "REF_MISMATCH" and out["max_ds"][3] is None
+    assert "chr21:25597400:A>C" in out["reason"][3]
+
+
+def test_arrow_scorer_counts_rows_and_keeps_schema(settings):
+    pa = pytest.importorskip("pyarrow", reason="needs the hail extra (pyarrow)")
+
+    class Counter:
+        value = 0
+
+        def add(self, n):
+            self.value += n
+
+    counter = Counter()
+    batch = pa.RecordBatch.from_pydict(
+        {"contig": ["chr21"] * 3, "pos": [25597400, 25597401, 10],
+         "alleles": [["G", "T"], ["G", "A"], ["N", "A"]]},
+        schema=pa.schema([("contig", pa.string()), ("pos", pa.int32()),
+                          ("alleles", pa.list_(pa.string()))]))
+    out = list(make_batch_scorer(settings, chunk=2, counter=counter)(iter([batch])))
+    assert [b.num_rows for b in out] == [2, 1] and counter.value == 3
+    table = pa.Table.from_batches(out)
+    assert table.column("pos").to_pylist() == [25597400, 25597401, 10]
+    assert table.schema.field("scores").type.value_type.field("dp_ag").type == pa.int32()
+
+
+def test_worker_engine_is_reused(settings):
+    assert worker_engine(settings) is worker_engine(dict(settings))
+    assert worker_engine(settings) is not worker_engine(dict(settings, distance=10))
+    assert resolve_shipped("/a/b.fa") == "/a/b.fa"
+
+
+def test_plan_files(settings, chr21, tmp_path):
+    ref = settings["reference"]
+    assert reference_companions(ref) == [ref + ".fai", ref + ".gzi"]
+    assert is_uri("gs://b/x.fa") and not is_uri("/x.fa")
+    local = plan_files(settings["model"], ref, settings["annotation"], ship=False)
+    assert local.uris == [] and local.settings["reference"] == ref
+    shipped = plan_files(settings["model"], ref, settings["annotation"], ship=True)
+    assert shipped.settings["reference"] == ("shipped", "chr21.fa.gz")
+    assert sorted(u.rsplit("/", 1)[1] for u in shipped.uris) == sorted(
+        ["toy.onnx", "chr21.fa.gz", "chr21.fa.gz.fai", "chr21.fa.gz.gzi",
+         "genes.grch38.spliceai.txt"])
+    bare = tmp_path / "noindex.fa"
+    bare.write_text(">1\nACGT\n")
+    with pytest.raises(ReferenceUnavailableError, match=r"no index .*noindex\.fa\.fai"):
+        plan_files(settings["model"], str(bare), settings["annotation"], ship=False)
+    with pytest.raises(ConfigError, match="neither grch37/grch38 nor an existing file"):
+        plan_files(settings["model"], ref, str(tmp_path / "missing.txt"), ship=False)
+    clash = tmp_path / "chr21.fa.gz"
+    clash.write_text("")
+    with pytest.raises(ConfigError, match="both are named chr21.fa.gz"):
+        plan_files(str(clash), ref, settings["annotation"], ship=True)
