@@ -208,6 +208,19 @@ sub _check_daemon {
   my $hint = "Start it first (seqscore serve --port PORT ...) and pass its address as "
            . "url=http://127.0.0.1:PORT; run VEP with --safe so a failing plugin stops the run.";
   my $r = $c->request('GET', '/v1/ready');
+  my $waited = 0;
+  while ($r->{status} == 503 && ref $r->{data} eq 'HASH' && ($r->{data}{status} || '') eq 'loading'
+         && $waited < $self->{opt}{timeout}) {     # the daemon is still loading its model
+    Time::HiRes::sleep(1);
+    $waited++;
+    $r = $c->request('GET', '/v1/ready');
+  }
+  if ($r->{status} == 401 || $r->{status} == 403) {
+    die sprintf("ERROR: SeqScore: the seqscore daemon at %s refused the %s (GET /v1/ready: %s). "
+                . "Pass token_file=FILE holding the token the daemon was started with.\n",
+                $c->{base}, defined $self->{opt}{token} ? 'token from token_file' : 'request without a token',
+                describe_failure($r));
+  }
   unless ($r->{status} == 200) {
     die sprintf("ERROR: SeqScore: the seqscore daemon at %s is not ready (GET /v1/ready: %s). %s\n",
                 $c->{base}, describe_failure($r), $hint);
@@ -223,6 +236,7 @@ sub _check_daemon {
     die sprintf("ERROR: SeqScore: the daemon at %s does not serve model '%s' (it serves: %s)\n",
                 $c->{base}, $want, join(', ', map { $_->{name} || '?' } @$models));
   }
+  $self->{daemon_provenance} = ref $r->{data} eq 'HASH' && ref $r->{data}{provenance} eq 'HASH' ? $r->{data}{provenance} : {};
   $c->forget_connection;   # so forked VEP processes never share the start-up socket
   return $model;
 }
@@ -234,8 +248,15 @@ sub get_header_info {
                      $VERSION, $m->{name} // '?', $m->{version} // '?',
                      substr($m->{sha256} || '?', 0, 16), $self->{client}{base});
   my %o = %{ $self->{opt} };
-  $prov .= ", distance $o{distance}" if defined $o{distance};
-  $prov .= ", mask $o{mask}" if defined $o{mask};
+  my $dp = $self->{daemon_provenance} || {};
+  if (defined $dp->{annotation}) {
+    (my $ann = $dp->{annotation}) =~ s{.*/}{};
+    $prov .= sprintf(', annotation %s (sha256 %s)', $ann, substr($dp->{annotation_sha256} || '?', 0, 16));
+  }
+  my $distance = defined $o{distance} ? $o{distance} : $dp->{distance};
+  my $mask = defined $o{mask} ? $o{mask} : $dp->{mask};
+  $prov .= ", distance $distance" if defined $distance;
+  $prov .= ', mask ' . ($mask ? 1 : 0) if defined $mask;
   my %h;
   if ($self->{mode} eq 'joined') {
     $h{SpliceAI_pred} = "SpliceAI-style delta scores (DS) and positions (DP) for acceptor gain (AG), "
@@ -356,6 +377,14 @@ sub _score {
     my $r = $c->request('POST', '/v1/score', $body);
     if ($r->{status} == 200) {
       my ($results, $err) = parse_response($r->{data}, $variants);
+      my $sha = ref $r->{data} eq 'HASH' && ref $r->{data}{provenance} eq 'HASH' ? $r->{data}{provenance}{model_sha256} : undef;
+      my $want = $self->{provenance}{sha256};
+      if ($results && defined $sha && defined $want && $sha ne $want) {
+        my $msg = "the daemon at $c->{base} now serves model sha256 $sha, not the $want this run started with "
+                . "(its header names that one); restart VEP";
+        warn "SeqScore: $msg\n" unless $self->{model_changed}++;
+        return (undef, { code => 'MODEL_CHANGED', message => $msg });
+      }
       if ($results) {
         $self->{stats}{alleles} += @$variants;
         if ($self->{lost}) {

@@ -51,7 +51,64 @@ $lines = run_buffer($plugin, [[vf_from_vcf('21', 25592784, 'A', ['C']), ['MRPL39
 like($lines->[0]{SpliceAI_pred} // '', qr/^MRPL39\|/, 'daemon back on the same port: scores again, nothing cached from the outage');
 ok(!defined $lines->[0]{SeqScore_error}, '... without an error');
 ok((grep { /answers again/ } @warnings), '... and says so');
-$d2->stop;
+
+# the daemon comes back with another model: its answers are not mixed into this run
+{
+  my $other = $d->dir . '/toy_seed1.onnx';
+  system('python', '-c', "import sys; sys.path.insert(0, '$FindBin::Bin/../..'); "
+         . "from tests.toy_models import build_toy_model; build_toy_model('$other', seed=1)") == 0 or die;
+  $d2->stop;
+  my $d3 = SeqScoreTest::Daemon->start(port => $d->port, model => $d->model, dir => $d->dir);
+  my $pp = SeqScore->new({ quiet => 1 }, 'url=' . $d3->url);
+  $d3->crash;
+  my $d4 = SeqScoreTest::Daemon->start(port => $d->port, model => $other, dir => $d->dir);
+  @warnings = ();
+  my $l = run_buffer($pp, [[vf_from_vcf('21', 25592783, 'G', ['T']), ['MRPL39']]]);
+  like($l->[0]{SeqScore_error} // '', qr/^MODEL_CHANGED:the_daemon_at_\S+_now_serves_model_sha256_[0-9a-f]+/,
+       'daemon restarted with another model: MODEL_CHANGED, no scores from it');
+  ok(!defined $l->[0]{SpliceAI_pred}, '... none');
+  is(scalar(grep { /now serves model sha256/ } @warnings), 1, '... and one warning');
+  $d4->stop;
+}
+
+# token: refused without it, accepted with it
+{
+  my $tok = $d->dir . '/token';
+  open(my $fh, '>', $tok) or die; print $fh "t0ken-for-tests\n"; close $fh; chmod 0600, $tok;
+  my $dt = SeqScoreTest::Daemon->start(model => $d->model, dir => $d->dir, token_file => $tok);
+  eval { SeqScore->new({}, 'url=' . $dt->url) };
+  like($@, qr/daemon at \S+ refused the request without a token \(GET \/v1\/ready: HTTP 401.*Pass token_file=FILE/s,
+       'daemon with --token-file, plugin without: new() dies saying so');
+  open($fh, '>', "$tok.bad") or die; print $fh "wrong\n"; close $fh;
+  eval { SeqScore->new({}, 'url=' . $dt->url, "token_file=$tok.bad") };
+  like($@, qr/refused the token from token_file/, 'wrong token: new() dies saying so');
+  my $pt = SeqScore->new({ quiet => 1 }, 'url=' . $dt->url, "token_file=$tok");
+  my $l = run_buffer($pt, [[vf_from_vcf('21', 25592783, 'G', ['T']), ['MRPL39']]]);
+  like($l->[0]{SpliceAI_pred} // '', qr/^MRPL39\|/, 'right token: scores');
+  $dt->stop;
+}
+
+# a daemon that takes at most 8 variants a request: the plugin halves its requests until they fit
+{
+  my $ds = SeqScoreTest::Daemon->start(model => $d->model, dir => $d->dir, extra => ['--max-variants', '8']);
+  my @items;
+  open(my $fh, '<', "$SeqScoreTest::Daemon::CHR21/dbsnp_snvs.vcf") or die;
+  while (<$fh>) {
+    next if /^#/;
+    my ($chrom, $pos, undef, $ref, $alt) = split /\t/;
+    push @items, [vf_from_vcf($chrom, $pos, $ref, [split /,/, $alt]), [qw(MRPL39 JAM2 ATP5J GABPA APP)]];
+    last if @items == 40;
+  }
+  @warnings = ();
+  my $ps = SeqScore->new({}, 'url=' . $ds->url);
+  my $l = run_buffer($ps, \@items);
+  my $ref = run_buffer(SeqScore->new({ quiet => 1 }, 'url=' . $ds->url, 'batch=8'), \@items);
+  is_deeply([map { $_->{SpliceAI_pred} } @$l], [map { $_->{SpliceAI_pred} } @$ref], '413 answers: all alleles scored all the same');
+  ok(!grep({ defined $_->{SeqScore_error} } @$l), '... without errors');
+  ok($ps->{opt}{batch} <= 8, "... batch lowered to $ps->{opt}{batch}");
+  ok((grep { /refused \d+ alleles in one request \(413\)/ } @warnings), '... with a warning');
+  $ds->stop;
+}
 
 # down at start-up: new() dies with a clear message (VEP --safe turns that into a stop)
 eval { SeqScore->new({}, 'url=' . $d->url) };

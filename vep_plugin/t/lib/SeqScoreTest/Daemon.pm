@@ -61,9 +61,16 @@ sub start {
   my $self = bless { pid => $pid, port => $port, url => "http://127.0.0.1:$port", log => $log,
                      dir => $dir, model => $model, cmd => \@cmd, owner => $$ }, $class;
   my $http = HTTP::Tiny->new(timeout => 2, proxy => undef, http_proxy => undef);
-  my $deadline = time + ($o{wait} || 120);
+  my %auth;
+  if ($o{token_file}) {
+    open(my $fh, '<', $o{token_file}) or die "$o{token_file}: $!";
+    chomp(my $token = <$fh>);
+    %auth = (headers => { Authorization => "Bearer $token" });
+  }
+  my $wait = $o{wait} || 120;
+  my $deadline = time + $wait;
   while (time < $deadline) {
-    return $self if $http->get("$self->{url}/v1/ready")->{status} == 200;
+    return $self if $http->get("$self->{url}/v1/ready", \%auth)->{status} == 200;
     if (waitpid($pid, WNOHANG) == $pid) {
       delete $self->{pid};
       die "seqscore serve exited early (@cmd):\n" . $self->log_text;
@@ -71,7 +78,7 @@ sub start {
     sleep 0.2;
   }
   $self->stop;
-  die "seqscore serve not ready after $o{wait}s (@cmd):\n" . $self->log_text;
+  die "seqscore serve not ready after ${wait}s (@cmd):\n" . $self->log_text;
 }
 
 sub url { $_[0]{url} }
