@@ -7,6 +7,7 @@ use FindBin;
 BEGIN { push @INC, "$FindBin::Bin/lib", "$FindBin::Bin/.." }
 use Test::More;
 use JSON::PP;
+use HTTP::Tiny;
 use POSIX ();
 use SeqScoreTest::Daemon;
 use SeqScoreTest::VEP qw(vf_from_vcf run_buffer);
@@ -57,5 +58,44 @@ ok(scalar(grep { defined $_->{SpliceAI_pred} } @$want) > 100, '... and those hol
 is_deeply([map { $_->{stats}{requests} } @got], [1, 1], 'one request per worker chunk');
 is_deeply([map { $_->{connections} } @got], [2, 2], 'each worker opened its own connection');
 isnt($got[0]{port}, $got[1]{port}, '... from different local ports');
+
+# a busy daemon (queue of 10, filled by several workers at once) answers 503 + Retry-After:
+# the workers wait as told and retry, and every allele still gets its scores
+{
+  my $db = SeqScoreTest::Daemon->start(model => $d->model, dir => $d->dir,
+                                       extra => ['--max-queue', '10', '--max-batch', '10', '--max-delay-ms', '200']);
+  my $pb = SeqScore->new({ quiet => 1 }, 'url=' . $db->url, 'batch=10');
+  my @part = map { [@items[$_ * 20 .. $_ * 20 + 19]] } 0 .. 3;
+  my (@kids, @rd);
+  for my $chunk (@part) {
+    pipe(my $r, my $w) or die;
+    my $pid = fork // die;
+    if (!$pid) {
+      close $r;
+      print $w encode_json({ lines => $strip->(run_buffer($pb, $chunk)), requests => $pb->{stats}{requests} });
+      close $w;
+      POSIX::_exit(0);
+    }
+    close $w;
+    push @kids, $pid;
+    push @rd, $r;
+  }
+  my @res = map { local $/; my $r = $_; decode_json(scalar <$r>) } @rd;
+  waitpid($_, 0) for @kids;
+  my $metrics = HTTP::Tiny->new(proxy => undef, http_proxy => undef)->get($db->url . '/metrics')->{content} // '';
+  my $busy = 0;
+  $busy += $1 for $metrics =~ /^seqscore_rejected_total\{[^}]*\}\s+([\d.]+)/mg;
+  my $want_busy = $strip->(run_buffer(SeqScore->new({ quiet => 1 }, 'url=' . $d->url), [map { @$_ } @part]));
+  is_deeply([map { @{ $_->{lines} } } @res], $want_busy, '4 workers on a queue of 10: same fields as an unhurried run');
+  ok(!grep({ defined $_->{SeqScore_error} } map { @{ $_->{lines} } } @res), '... and no errors');
+  my $extra = 0;
+  $extra += $_->{requests} for @res;
+  diag "daemon refused $busy requests as busy; the workers made $extra requests for 8 batches";
+  SKIP: {
+    skip 'the workers never overlapped, so the daemon was never busy', 1 unless $busy;
+    ok($extra > 8, 'busy answers were retried');
+  }
+  $db->stop;
+}
 
 done_testing;
