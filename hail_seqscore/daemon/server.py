@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import signal
 import socket
 import stat
 import sys
@@ -106,8 +107,20 @@ def serve(engine: Engine, settings: ServeSettings, listen: ListenSettings) -> in
         if server is not None:
             server.should_exit = True
 
+    class _Server(uvicorn.Server):
+        """uvicorn re-raises a caught SIGTERM once it has drained, so the process would die
+        by the signal; having drained, we exit 0 instead."""
+
+        stop_signal: int | None = None
+
+        def handle_exit(self, sig, frame):
+            super().handle_exit(sig, frame)
+            captured = getattr(self, "_captured_signals", None)
+            if captured:
+                self.stop_signal = captured.pop()
+
     app = create_app(engine, settings, on_fatal=on_fatal)
-    server = uvicorn.Server(uvicorn_config(app, listen))
+    server = _Server(uvicorn_config(app, listen))
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"seqscore serve: listening on http://{shown}:{port} (model loading; "
@@ -118,5 +131,6 @@ def serve(engine: Engine, settings: ServeSettings, listen: ListenSettings) -> in
         return 69
     if not server.started:
         return 1
-    print("seqscore serve: stopped", file=sys.stderr, flush=True)
+    how = f" on {signal.Signals(server.stop_signal).name}" if server.stop_signal else ""
+    print(f"seqscore serve: stopped{how}", file=sys.stderr, flush=True)
     return 0
