@@ -6,7 +6,7 @@ the plumbing rather than the network), runs real VEP in --gtf/--fasta mode on th
 data and reads the plugin's own summary line for the number of HTTP requests.
 
     VEP_DIR=/path/to/ensembl-vep .venv/bin/python benchmarks/bench_vep.py \
-        [--synthetic 2000] [--model toy|spliceai|PATH] [--repeats 3] [--fork N]
+        [--synthetic 2000] [--model toy|spliceai|PATH] [--repeats 3] [--fork N] [--daemon-cache N]
 
 VEP_DIR holds the `vep` script; the Ensembl API must be on PERL5LIB or in VEP_DIR/modules and
 sibling ensembl*/modules folders.
@@ -116,6 +116,8 @@ def main() -> None:
     ap.add_argument("--model", default="toy", help="toy (tests/toy_models.py), a model name, or an .onnx path")
     ap.add_argument("--synthetic", type=int, default=2000, help="random genic SNVs added to the shared VCFs")
     ap.add_argument("--repeats", type=int, default=3, help="runs per setting; the best is reported")
+    ap.add_argument("--daemon-cache", type=int, default=0,
+                    help="the daemon's result cache (default 0 = off, so every run scores afresh)")
     ap.add_argument("--fork", type=int, default=0, help="VEP --fork N (the plugin's request count is then not printed)")
     a = ap.parse_args()
 
@@ -139,7 +141,8 @@ def main() -> None:
     seqscore = shutil.which("seqscore") or str(Path(sys.executable).parent / "seqscore")
     daemon = subprocess.Popen([seqscore, "serve", "--model", model, "-R", str(CHR21 / "chr21.fa.gz"),
                                "-A", str(CHR21 / "genes.grch38.spliceai.txt"), "--host", "127.0.0.1",
-                               "--port", str(port)], stdout=log.open("w"), stderr=subprocess.STDOUT)
+                               "--port", str(port), "--cache-size", str(a.daemon_cache)],
+                              stdout=log.open("w"), stderr=subprocess.STDOUT)
     try:
         wait_ready(port, daemon, log)
         url = f"http://127.0.0.1:{port}"
