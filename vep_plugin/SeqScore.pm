@@ -57,7 +57,8 @@ Part of hail-seqscore.  Licensed under the Apache License, Version 2.0.
  SpliceAI             JSON output: {SYMBOL, DS_AG, ..., DP_DL[, SpliceAI_cutoff]}
  SpliceAI_cutoff      PASS/FAIL (with cutoff=X)
  SeqScore_error       CODE:message when the variant could not be scored
-                      (REF_MISMATCH, NEAR_CONTIG_END, DAEMON_UNAVAILABLE, ...)
+                      (REF_MISMATCH, NEAR_CONTIG_END, DAEMON_UNAVAILABLE,
+                      MODEL_CHANGED, ...)
 
  DS are printed with 2 decimals and DP in bp, as SpliceAI writes them; "." for
  alleles SpliceAI leaves unscored (MNVs, complex indels).  Scores go to the
@@ -66,11 +67,14 @@ Part of hail-seqscore.  Licensed under the Apache License, Version 2.0.
 
 =head1 FAILURES
 
- Daemon unreachable when VEP starts: new() dies naming the URL (with --safe
- VEP stops).  Daemon lost mid-run: each request is retried (0.5, 1, 2 s apart;
- 503 answers are retried after their Retry-After), then the alleles of that
+ Daemon unreachable when VEP starts, wrong token, unknown model: new() dies
+ naming the URL and the cause (with --safe VEP stops); a daemon still loading
+ its model is waited for.  Daemon lost mid-run: each request is retried (0.5,
+ 1, 2 s apart; 503 answers after their Retry-After), then the alleles of that
  request get SeqScore_error=DAEMON_UNAVAILABLE:... and one warning is printed;
- later buffers try again once each, so a restarted daemon is picked up.
+ later buffers try again once each, so a restarted daemon is picked up.  A
+ daemon restarted with another model: SeqScore_error=MODEL_CHANGED.  A request
+ the daemon finds too large (413) is split in halves.
 
 =head1 EXAMPLES
 
