@@ -225,7 +225,7 @@ def test_full_queue_is_503_with_retry_after_and_the_client_retries(toy):
 
         # the client backs off and retries until everyone is served
         def polite(k):
-            with d.client(backoff=0.05, retries=200) as c:
+            with d.client(backoff=0.05, max_backoff=0.2, retries=400) as c:
                 return c.score(vs[30 * k: 30 * (k + 1)])
 
         with cf.ThreadPoolExecutor(16) as ex:

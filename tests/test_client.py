@@ -1,0 +1,102 @@
+"""hail_seqscore.client.Client against a real daemon (toy model) and against no daemon."""
+
+import socket
+import threading
+
+import pytest
+
+from daemon_harness import Daemon, toy_variants, write_toy_genome
+from hail_seqscore.client import Client
+from hail_seqscore.errors import (ConfigError, NetworkUnavailableError, PayloadTooLargeError,
+                                  RequestError)
+from hail_seqscore.records import Variant
+from toy_models import build_toy_model
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    d = tmp_path_factory.mktemp("client")
+    model = build_toy_model(d / "toy.onnx")
+    fasta, genes, seq = write_toy_genome(d)
+    with Daemon(["--model", str(model), "-R", str(fasta), "-A", str(genes),
+                 "--max-variants", "50"]) as daemon:
+        yield daemon, seq
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("url", ["ftp://x:1", "http://", ""])
+def test_bad_url(url):
+    with pytest.raises(ConfigError, match="server URL"):
+        Client(url)
+
+
+def test_unreachable_daemon_is_a_clear_error():
+    c = Client(f"http://127.0.0.1:{free_port()}", retries=0)
+    with pytest.raises(NetworkUnavailableError, match="cannot reach the seqscore daemon"):
+        c.score([Variant("1", 1, "A", "C")])
+    assert c.ready() is False
+    with pytest.raises(NetworkUnavailableError, match="not ready within"):
+        c.wait_ready(timeout=0.3)
+
+
+def test_chunks_long_lists_and_keeps_order(served):
+    daemon, seq = served
+    vs = toy_variants(seq, 120)            # more than the daemon's --max-variants 50
+    got = Client(daemon.url, chunk_size=50).score(vs)
+    assert [r.variant for r in got] == vs and all(r.ok for r in got)
+    with pytest.raises(PayloadTooLargeError, match="at most 50") as e:
+        Client(daemon.url, chunk_size=120).score(vs)
+    assert e.value.field == "variants"
+
+
+def test_server_errors_become_exceptions_naming_the_field(served):
+    daemon, seq = served
+    c = daemon.client()
+    with pytest.raises(RequestError, match="distance") as e:
+        c.score(toy_variants(seq, 1), distance=99999)
+    assert e.value.field == "distance" and "HTTP 400" in e.value.message
+    with pytest.raises(RequestError, match="serves 'toy'"):
+        c.score(toy_variants(seq, 1), model="spliceai")
+
+
+def test_info_routes_and_url_forms(served):
+    daemon, _ = served
+    host_port = daemon.url.split("//")[1]
+    for url in (daemon.url, daemon.url + "/", host_port):
+        c = Client(url)
+        assert c.health()["status"] == "ok" and c.ready()
+        assert c.models()["models"][0]["name"] == "toy"
+        assert "seqscore_requests_total" in c.metrics()
+
+
+def test_one_client_shared_by_threads(served):
+    daemon, seq = served
+    c = daemon.client()
+    vs = toy_variants(seq, 40)
+    out = {}
+
+    def work(k):
+        out[k] = c.score(vs[10 * k: 10 * k + 10])
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.variant for k in range(4) for r in out[k]] == vs
+
+
+def test_reconnects_after_the_server_closed_an_idle_connection(served):
+    daemon, seq = served
+    c = daemon.client()
+    vs = toy_variants(seq, 2)
+    c.score(vs)
+    c._local.conn.sock.shutdown(socket.SHUT_RDWR)   # as if the keep-alive timed out
+    assert [r.variant for r in c.score(vs)] == vs
