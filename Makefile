@@ -15,7 +15,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[export,serve,test]'
+	$(BIN)/pip install --quiet -e '.[export,serve,hail,test]'
 	touch $@
 
 setup: $(VENV)/.installed
