@@ -66,7 +66,8 @@ def _crop(x: torch.Tensor, left: int, right: int) -> torch.Tensor:
     """Drop ``left``/``right`` positions of the last (length) axis."""
     if left == 0 and right == 0:
         return x
-    return x[..., left:x.shape[-1] - right]
+    # a negative end keeps the ONNX Slice constant (no Shape/Gather arithmetic)
+    return x[..., left:-right] if right else x[..., left:]
 
 
 class ResidualUnit(nn.Module):

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 #: the graph form written by default: the fastest exact one measured (see export/README)
 DEFAULT_VARIANT = Variant(padding="valid", layout="2d")
 OPSET = 17
+#: bump when the exported graph changes for the same weights (re-export instead of "up to date")
+GRAPH_REVISION = 2
 FINGERPRINT_KEY = PREFIX + "export_fingerprint"
 
 
@@ -102,6 +104,7 @@ def fingerprint(name: str, members: Sequence[int], variant: Variant) -> str:
     blob = json.dumps({
         "name": name, "weights": [w.sha256 for w in km.weights], "members": list(members),
         "variant": [variant.padding, variant.layout], "exporter": __version__, "opset": OPSET,
+        "graph_revision": GRAPH_REVISION,
     }, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
