@@ -160,7 +160,11 @@ def main() -> None:
             rows.append((label, best, n / best, summary))
     finally:
         daemon.terminate()
-        daemon.wait(timeout=30)
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:   # still draining a long request
+            daemon.kill()
+            daemon.wait()
 
     print(f"VEP {vep_dir.name} --gtf/--fasta on shared chr21 ({n} records: dbSNP SNVs + indels + "
           f"{a.synthetic} synthetic SNVs), model {a.model}, fork {a.fork or 'off'}, best of {a.repeats}")

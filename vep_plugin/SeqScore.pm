@@ -4,7 +4,7 @@ Part of hail-seqscore.  Licensed under the Apache License, Version 2.0.
 
 =head1 NAME
 
- SeqScore - SpliceAI-style scores computed on the fly by a seqscore daemon
+SeqScore - SpliceAI-style scores computed on the fly by a seqscore daemon
 
 =head1 SYNOPSIS
 
