@@ -69,12 +69,15 @@ def collect(data, name="seqscore"):
 
 def expected(args, keys):
     """What the engine gives, per key row, as score_table should shape it."""
-    eng = Engine(EngineConfig(**args))
+    keys = list(keys)
+    variants = [Variant(c, p, al[0], alt) for c, p, al in keys for alt in al[1:]]
+    results = iter(Engine(EngineConfig(**args)).score(variants))
     out = {}
     for contig, pos, alleles in keys:
         scores, codes = [], []
         for alt in alleles[1:]:
-            r = eng.score([Variant(contig, pos, alleles[0], alt)])[0]
+            r = next(results)
+            assert r.variant.alt == alt
             if r.error:
                 codes.append(r.error.code)
             scores += [dict(s.to_dict(), allele=alt) for s in r.scores]
@@ -226,7 +229,42 @@ def test_real_spliceai_matches_engine(hail_session, chr21, args):
     if not model.is_file():
         pytest.skip(f"the real model is not exported at {model} (run `make models`)")
     real = dict(args, model=str(model))
+    # a subsample (the real model takes ~1 CPU-s per variant): every 12th record of both
+    # files, two-ALT records included
     mt = import_vcf(chr21, "indels.vcf").union_rows(import_vcf(chr21, "dbsnp_snvs.vcf"))
+    mt = mt.add_row_index()
+    mt = mt.filter_rows((mt.row_idx % 12 == 0) | (hl.len(mt.alleles) > 2)).drop("row_idx")
     got = collect(score_table(mt, **real))
-    assert len(got) == 202
+    assert 15 < len(got) < 30 and any(len(k[2]) > 2 for k in got)
     assert_same(got, expected(real, got))
+
+
+def _round(x):
+    return None if x is None else float(f"{x:.2f}")
+
+
+def test_shards_route_outside_spark(hail_session, chr21, args):
+    import glob
+
+    from hail_seqscore.cli import main
+    from hail_seqscore.hail.shards import export_shards, import_scored, join_scores
+
+    mt = import_vcf(chr21, "indels.vcf")
+    shards = export_shards(mt, str(hail_session / "shards"), n_shards=3)
+    parts = sorted(glob.glob(f"{shards}/part-*"))
+    assert len(parts) == 3
+    scored_dir = hail_session / "scored"
+    scored_dir.mkdir()
+    for part in parts:
+        out = str(scored_dir / (os.path.basename(part).split(".")[0] + ".vcf.gz"))
+        assert main(["score", "-I", part, "-O", out, "-q", "--flag-skipped", "-R",
+                     args["reference"], "-A", args["annotation"], "--model", args["model"]]) == 0
+    scores = import_scored(str(scored_dir / "*.vcf.gz"), contig_recoding=RECODE)
+    joined = collect(join_scores(mt, scores))
+    direct = collect(score_table(mt, **args))
+    assert joined.keys() == direct.keys()
+    for key, d in direct.items():
+        j = joined[key]
+        assert [(s.allele, s.gene, *(_round(s[f]) for f in DS)) for s in d.scores] == \
+            [(s.allele, s.gene, *(s[f] for f in DS)) for s in j.scores], key
+        assert j.reason_code == d.reason_code, key

@@ -32,19 +32,23 @@ def spliceai_entries(result) -> "hl.ArrayExpression":
 
 def export_vcf(data, name: str, path: str) -> None:
     """Write ``data`` (scored by score_table under ``name``) as a VCF with INFO SpliceAI
-    and, where a row was not scored, INFO SeqScore_skip=CODE."""
+    and, where a row was not scored, INFO SeqScore_skip=ALLELE|CODE for its ALTs without
+    scores (as ``seqscore score --flag-skipped``)."""
     result = data[name]
+    alleles = data.alleles
+    unscored = alleles[1:].filter(lambda a: ~result.scores.any(lambda s: s.allele == a))
     add = dict(SpliceAI=spliceai_entries(result),
                SeqScore_skip=hl.or_missing(hl.is_defined(result.reason_code),
-                                           result.reason_code))
+                                           unscored.map(lambda a: a + "|" + result.reason_code)))
     meta = {"info": {
         "SpliceAI": {"Number": ".", "Type": "String", "Description":
                      "SpliceAIv1.3.1 variant annotation (seqscore). These include delta "
                      "scores (DS) and delta positions (DP) for acceptor gain (AG), acceptor "
                      "loss (AL), donor gain (DG), and donor loss (DL). Format: ALLELE|SYMBOL|"
                      "DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL"},
-        "SeqScore_skip": {"Number": "1", "Type": "String",
-                          "Description": "why seqscore did not score this record"}}}
+        "SeqScore_skip": {"Number": ".", "Type": "String", "Description":
+                          "hail-seqscore: why an ALT allele was not scored. Format: "
+                          "ALLELE|REASON_CODE"}}}
     if isinstance(data, hl.MatrixTable):
         info = data.info.annotate(**add) if "info" in data.row else hl.struct(**add)
         out = data.select_rows(info=info)

@@ -1,0 +1,68 @@
+"""The route outside Spark, for GPU machines: export distinct variants as VCF shards, score
+each shard with ``seqscore score`` (anywhere: a GPU VM, a batch queue), import the scored
+shards and join them back by key.
+
+    shards = export_shards(mt, "gs://bucket/run1/shards", n_shards=200)
+    # on GPU machines, per shard:  seqscore score -I part-00000.bgz -O scored/part-00000.vcf.gz \\
+    #                                  -R GRCh38.fa -A grch38 --flag-skipped
+    scores = import_scored("gs://bucket/run1/scored/*.vcf.gz", reference_genome="GRCh38")
+    mt = join_scores(mt, scores)
+
+The VCF carries scores rounded to two decimals (SpliceAI's format) and per-ALT reason codes
+(``--flag-skipped``); messages and unrounded scores stay with the in-Spark route.
+"""
+
+from __future__ import annotations
+
+import hail as hl
+
+from .schema import GENE_SCORE, RESULT, require_variant_key, row_table
+from .worker import POS_FIELDS, SCORE_FIELDS
+
+
+def export_shards(data, path: str, n_shards: int | None = None) -> str:
+    """Write the distinct keys of ``data`` as bgzipped VCF shards (one per partition) under
+    ``path`` and return ``path``."""
+    rows = row_table(data)
+    require_variant_key(rows)
+    keys = rows.select().select_globals().distinct()
+    if n_shards:
+        keys = keys.repartition(n_shards)
+    hl.export_vcf(keys, path, parallel="header_per_shard")
+    return path
+
+
+def import_scored(paths, reference_genome="GRCh38", contig_recoding=None) -> "hl.Table":
+    """Scored VCF shards → a table keyed by locus/alleles with the fields of RESULT."""
+    mt = hl.import_vcf(paths, reference_genome=reference_genome, force_bgz=True,
+                       contig_recoding=contig_recoding, drop_samples=True)
+    ht = mt.rows()
+    info = ht.info
+    entries = info.SpliceAI if "SpliceAI" in info else hl.missing(hl.tarray(hl.tstr))
+    skips = info.SeqScore_skip if "SeqScore_skip" in info else hl.missing(hl.tarray(hl.tstr))
+
+    def parse(entry):
+        f = entry.split(r"\|")
+        return hl.struct(allele=f[0], gene=f[1], strand=hl.missing(hl.tstr),
+                         **{k: hl.or_missing(f[2 + i] != ".", hl.float64(f[2 + i]))
+                            for i, k in enumerate(SCORE_FIELDS)},
+                         **{k: hl.or_missing(f[6 + i] != ".", hl.int32(f[6 + i]))
+                            for i, k in enumerate(POS_FIELDS)})
+
+    scores = hl.or_else(entries.map(parse), hl.empty_array(GENE_SCORE))
+    maxes = scores.filter(lambda s: hl.is_defined(s.ds_ag)).map(
+        lambda s: hl.max(s.ds_ag, s.ds_al, s.ds_dg, s.ds_dl))
+    code = hl.or_missing(hl.len(hl.or_else(skips, hl.empty_array(hl.tstr))) > 0,
+                         skips[0].split(r"\|")[1])
+    ht = ht.select(scores=scores, max_ds=hl.or_missing(hl.len(maxes) > 0, hl.max(maxes)),
+                   reason_code=code, reason=hl.or_missing(hl.is_defined(code),
+                                                          hl.delimit(skips, "; ")))
+    return ht.select_globals().distinct()
+
+
+def join_scores(data, scores: "hl.Table", name: str = "seqscore"):
+    """Add ``scores`` (from :func:`import_scored` or a score cache) to ``data`` by key."""
+    scores = scores.select(**{f: scores[f] for f in RESULT})
+    if isinstance(data, hl.MatrixTable):
+        return data.annotate_rows(**{name: scores[data.row_key]})
+    return data.annotate(**{name: scores[data.key]})
