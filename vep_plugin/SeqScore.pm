@@ -45,7 +45,8 @@ SeqScore - SpliceAI-style scores computed on the fly by a seqscore daemon
                 for VCF output
  batch        : most alleles in one HTTP request (default 500; 1 = one
                 request per variant)
- timeout      : seconds to wait for one HTTP answer (default 300)
+ timeout      : seconds to wait for one HTTP answer (default 1800: a request of
+                `batch` alleles must be scored within it)
  token_file   : file whose first line is the daemon's bearer token
 
 =head1 OUTPUT FIELDS
@@ -105,7 +106,7 @@ our $VERSION = '0.1.0';
 my @DS_KEYS = qw(DS_AG DS_AL DS_DG DS_DL);
 my @DP_KEYS = qw(DP_AG DP_AL DP_DG DP_DL);
 my @PARAMS = qw(url model distance mask cutoff split_output batch timeout token_file);
-my %DEFAULTS = (url => 'http://127.0.0.1:8642', batch => 500, timeout => 300, split_output => 0);
+my %DEFAULTS = (url => 'http://127.0.0.1:8642', batch => 500, timeout => 1800, split_output => 0);
 my @BACKOFF = (0.5, 1, 2);           # seconds between attempts after a lost connection
 my $MAX_BUSY_RETRIES = 20;           # 503 answers (queue full) retried this often
 my $MAX_RETRY_AFTER = 30;            # cap on a daemon's Retry-After, seconds
@@ -211,10 +212,12 @@ sub _check_daemon {
   my $c = $self->{client};
   my $hint = "Start it first (seqscore serve --port PORT ...) and pass its address as "
            . "url=http://127.0.0.1:PORT; run VEP with --safe so a failing plugin stops the run.";
+  my $t = $self->{opt}{timeout};
+  $c->{http}->timeout($t < 30 ? $t : 30);      # start-up answers are quick; do not hang VEP
   my $r = $c->request('GET', '/v1/ready');
   my $waited = 0;
   while ($r->{status} == 503 && ref $r->{data} eq 'HASH' && ($r->{data}{status} || '') eq 'loading'
-         && $waited < $self->{opt}{timeout}) {     # the daemon is still loading its model
+         && $waited < ($t < 600 ? $t : 600)) {     # the daemon is still loading its model
     Time::HiRes::sleep(1);
     $waited++;
     $r = $c->request('GET', '/v1/ready');
@@ -242,6 +245,7 @@ sub _check_daemon {
   }
   $self->{daemon_provenance} = ref $r->{data} eq 'HASH' && ref $r->{data}{provenance} eq 'HASH' ? $r->{data}{provenance} : {};
   $c->forget_connection;   # so forked VEP processes never share the start-up socket
+  $c->{http}->timeout($t);
   return $model;
 }
 
