@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/bench_hail.py --model toy --n 100000 1000000
     .venv/bin/python benchmarks/bench_hail.py --model spliceai --n 2000
 
-Variants: SNVs (every ALT at consecutive positions) over the real sequence of the shared GRCh38
-chr21 region, written as a VCF and imported into a Hail table beforehand (not timed).
+Variants: SNVs and 1-bp insertions at consecutive positions of the gene bodies of the shared
+GRCh38 chr21 region, written as a VCF and imported into a Hail table beforehand (not timed).
 Timed for Hail: ``score_table(...)`` and writing the scored table (so everything runs);
 timed for the engine: ``Engine.score`` over the same variants in this process, in chunks.
 Both get the same cores (``--master local[N]`` vs onnxruntime's default threads).
@@ -29,16 +29,24 @@ from hail_seqscore.genome import Genome  # noqa: E402
 from hail_seqscore.records import Variant  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "grch38_chr21"
-START = 25_000_000      # inside the covered region (24,985,581–26,023,859)
+# gene bodies (1-based, inclusive) inside the covered sequence (24,985,581–26,023,859):
+# MRPL39, JAM2, ATP5J + GABPA, APP (part)
+GENE_SPANS = [(25_585_700, 25_607_500), (25_639_300, 25_717_500), (25_724_500, 25_772_400),
+              (25_880_600, 26_023_000)]
 
 
 def make_variants(genome: Genome, n: int) -> list[Variant]:
-    seq = genome.fetch("21", START - 1, START - 1 + n // 3 + 2)
+    """SNVs (3 per position) and a 1-bp insertion per position, walking the gene bodies of
+    the covered region (so every variant is scored against a gene)."""
     out = []
-    for i, ref in enumerate(seq):
-        for alt in "ACGT":
-            if alt != ref and ref in "ACGT":
-                out.append(Variant("chr21", START + i, ref, alt))
+    for start, end in GENE_SPANS:
+        seq = genome.fetch("21", start - 1, end)
+        for i, ref in enumerate(seq):
+            if ref not in "ACGT":
+                continue
+            pos = start + i
+            for alt in [b for b in "ACGT" if b != ref] + [ref + "A"]:
+                out.append(Variant("chr21", pos, ref, alt))
                 if len(out) == n:
                     return out
     return out

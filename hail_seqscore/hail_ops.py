@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import hail as hl
+import hailtop.fs as hfs
 
 from .engine import Engine, EngineConfig
 from .errors import ConfigError
@@ -163,7 +164,7 @@ def scoring_provenance(cfg: EngineConfig) -> dict[str, Any]:
     prov = dict(eng.provenance())
     prov["reference"] = cfg.reference if is_uri(cfg.reference) else os.path.abspath(cfg.reference)
     prov["annotation"] = cfg.annotation
-    with hl.hadoop_open(cfg.reference + ".fai", "rb") as f:
+    with hfs.open(cfg.reference + ".fai", "rb") as f:
         prov["reference_index_sha256"] = hashlib.sha256(f.read()).hexdigest()
     prov["pad_edges"] = bool(cfg.pad_edges)
     prov["score_complex"] = bool(cfg.score_complex)
@@ -175,7 +176,7 @@ def _local_copy(path: str) -> str:
     if not is_uri(path):
         return path
     local = os.path.join(tempfile.mkdtemp(prefix="seqscore-"), os.path.basename(path))
-    hl.hadoop_copy(path, "file://" + local)
+    hfs.copy(path, "file://" + local)
     return local
 
 

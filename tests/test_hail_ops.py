@@ -133,6 +133,16 @@ def test_table_identical_across_partitions(hail_session, chr21, args):
     assert_same(results[0], expected(args, results[0]))
 
 
+def test_shipped_files_give_the_same_scores(hail_session, chr21, args):
+    """The cluster route: model, FASTA (+ .fai, .gzi) and gene table fetched per executor with
+    SparkContext.addFile and opened from SparkFiles, forced here on the local master."""
+    ht = import_vcf(chr21, "indels.vcf").rows()
+    shipped = collect(score_table(ht, **args, ship_files=True))
+    registered = hl.spark_context()._seqscore_shipped
+    assert any(u.endswith("chr21.fa.gz.gzi") for u in registered)
+    assert shipped == collect(score_table(ht, **args))
+
+
 def test_custom_reference_written_and_read_back(hail_session, chr21, args):
     rg = reference_genome_from_fasta(args["reference"], name="chr21_test")
     assert rg.contigs == ["21"] and rg.has_sequence()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 import hail as hl
+import hailtop.fs as hfs
 
 from ..errors import CacheProvenanceError, InputFormatError
 from .schema import RESULT, require_variant_key
@@ -34,7 +35,7 @@ class ScoreCache:
         return f"ScoreCache({self.path!r})"
 
     def exists(self) -> bool:
-        return hl.hadoop_exists(f"{self.path}/_SUCCESS")
+        return hfs.exists(f"{self.path}/_SUCCESS")
 
     def table(self) -> "hl.Table":
         """The cached scores (keyed by locus/alleles)."""

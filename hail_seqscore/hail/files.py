@@ -44,9 +44,9 @@ class ShipPlan:
 
 def _exists(path: str) -> bool:
     if is_uri(path):
-        import hail as hl  # noqa: PLC0415
+        import hailtop.fs as hfs  # noqa: PLC0415
 
-        return hl.hadoop_exists(path)
+        return hfs.exists(path)
     return os.path.exists(path)
 
 
