@@ -107,3 +107,13 @@ def test_plan_files(settings, chr21, tmp_path):
     clash.write_text("")
     with pytest.raises(ConfigError, match="both are named chr21.fa.gz"):
         plan_files(str(clash), ref, settings["annotation"], ship=True)
+
+
+def test_cli_help_needs_no_hail(capsys):
+    from hail_seqscore.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["hail", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "-I INPUT" in out and "--export-vcf" in out and "--cache" in out
