@@ -119,20 +119,30 @@ def stored_fingerprint(path: Path) -> str | None:
     return {p.key: p.value for p in model.metadata_props}.get(FINGERPRINT_KEY)
 
 
-def _torch_to_onnx(module, path: Path) -> None:
+#: the single-input graph: ``x`` [batch, length, 4] → ``y`` [batch, out_length, 3]
+ENSEMBLE_IO = {
+    "inputs": {"x": {0: "batch", 1: "length"}},
+    "outputs": {"y": {0: "batch", 1: "out_length"}},
+}
+
+
+def _torch_to_onnx(module, path: Path, io: dict | None = None, dummies: tuple | None = None) -> None:
     import torch  # noqa: PLC0415
 
-    dummy = torch.zeros(1, CONTEXT + 1, 4)
+    io = io or ENSEMBLE_IO
+    if dummies is None:
+        dummies = (torch.zeros(1, CONTEXT + 1, 4),)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            module, (dummy,), str(path), dynamo=False, opset_version=OPSET,
-            input_names=["x"], output_names=["y"], do_constant_folding=True,
-            dynamic_axes={"x": {0: "batch", 1: "length"}, "y": {0: "batch", 1: "out_length"}},
+            module, dummies, str(path), dynamo=False, opset_version=OPSET,
+            input_names=list(io["inputs"]), output_names=list(io["outputs"]),
+            do_constant_folding=True, dynamic_axes={**io["inputs"], **io["outputs"]},
         )
 
 
-def write_onnx(module, out: Path, metadata: dict[str, str]) -> None:
+def write_onnx(module, out: Path, metadata: dict[str, str], io: dict | None = None,
+               dummies: tuple | None = None) -> None:
     """Export ``module``, attach ``metadata``, check, and move into place atomically."""
     import onnx  # noqa: PLC0415
 
@@ -141,7 +151,7 @@ def write_onnx(module, out: Path, metadata: dict[str, str]) -> None:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        _torch_to_onnx(module, tmp)
+        _torch_to_onnx(module, tmp, io, dummies)
         model = onnx.load(str(tmp))
         del model.metadata_props[:]
         for key, value in sorted(metadata.items()):
@@ -159,19 +169,44 @@ def write_onnx(module, out: Path, metadata: dict[str, str]) -> None:
             tmp.unlink()
 
 
+def _write_split(members: list, parts: tuple[Path, Path], meta: dict[str, str]) -> None:
+    import torch  # noqa: PLC0415
+
+    from .split import HEAD_HALF, TRUNK_HALF, Head, Trunk, split_metadata  # noqa: PLC0415
+
+    ch = 32 * len(members)
+    trunk_io = {"inputs": {"x": {0: "batch", 1: "length"}},
+                "outputs": {"h": {0: "batch", 3: "trunk_length"},
+                            "s": {0: "batch", 3: "trunk_length"}}}
+    head_io = {"inputs": {"h": {0: "batch", 3: "trunk_length"},
+                          "s": {0: "batch", 3: "trunk_length"}},
+               "outputs": {"y": {0: "batch", 1: "out_length"}}}
+    write_onnx(Trunk(members), parts[0], {**meta, **split_metadata("trunk")}, trunk_io,
+               (torch.zeros(1, 2 * TRUNK_HALF + 1, 4),))
+    n = 2 * HEAD_HALF + 1
+    write_onnx(Head(members), parts[1], {**meta, **split_metadata("head")}, head_io,
+               (torch.zeros(1, ch, 1, n), torch.zeros(1, ch, 1, n)))
+
+
 def export_model(name: str, out: str | os.PathLike | None = None, *,
                  source: str | os.PathLike | None = None, members: Sequence[int] | None = None,
-                 force: bool = False, variant: Variant = DEFAULT_VARIANT) -> ExportResult:
+                 force: bool = False, variant: Variant = DEFAULT_VARIANT,
+                 split: bool = True) -> ExportResult:
     """Export known model ``name`` (all members averaged, or just ``members``) to ``out``
     (default ``registry.default_model_path(name)``); weights from ``source`` or the pinned
-    wheel.  Returns status ``"up to date"`` without work when the file already matches."""
+    wheel.  Returns status ``"up to date"`` without work when the file already matches.
+    With ``split`` (the default) the trunk and head graphs for incremental ALT inference are
+    written beside it (``NAME.trunk.onnx``, ``NAME.head.onnx``, see :mod:`export.split`)."""
     km = registry.known_model(name)
     out = Path(out) if out is not None else registry.default_model_path(name)
     start = time.perf_counter()
     n_members = 5  # both known models are 5-member ensembles; checked against the files below
     sel = _select(n_members, members)
     fp = fingerprint(name, sel, variant)
-    if not force and out.is_file() and stored_fingerprint(out) == fp:
+    want_split = split and variant == DEFAULT_VARIANT
+    parts = registry.split_paths(out)
+    if not force and all(p.is_file() and stored_fingerprint(p) == fp
+                         for p in (out, *(parts if want_split else ()))):
         return ExportResult(out, "up to date", time.perf_counter() - start, sel)
     files = weight_files(km, source)
     graphs = member_graphs(files)
@@ -184,6 +219,8 @@ def export_model(name: str, out: str | os.PathLike | None = None, *,
     meta[PREFIX + "member_indices"] = ",".join(map(str, sel))
     meta[PREFIX + "graph_form"] = f"{variant.padding}-{variant.layout}"
     write_onnx(ensemble, out, meta)
+    if want_split:
+        _write_split(list(ensemble.members), parts, meta)
     seconds = time.perf_counter() - start
     log.info("exported %s (members %s) to %s in %.1f s", name, sel, out, seconds)
     return ExportResult(out, "exported", seconds, sel)

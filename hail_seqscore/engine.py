@@ -23,6 +23,7 @@ from .encode import (gene_padding, layout, mask_outside, one_hot, reverse_comple
 from .errors import (ConfigError, InvalidVariantError, NearContigEndError, RefMismatchError,
                      RefTooLongError, SeqScoreError, UnsupportedVariantError)
 from .genome import Genome
+from .incremental import SnvJob, SplitModel, TileWork
 from .models.session import ModelSession, get_session
 from .records import ErrorInfo, GeneScore, ScoreResult, Variant
 from .scoring import align_alt, delta_scores
@@ -32,7 +33,8 @@ from .variants import VariantKind, classify, validate
 log = logging.getLogger(__name__)
 
 MAX_DISTANCE = 4999   # SpliceAI's -D accepts 0..4999
-STRATEGIES = ("tiled", "window")
+STRATEGIES = ("auto", "incremental", "tiled", "window")
+INCREMENTAL_TILES = 16   # REF tiles whose trunk activations are held at once
 
 
 def check_distance(distance: object) -> int:
@@ -53,7 +55,10 @@ class EngineConfig:
     providers: tuple[str, ...] | None = None
     pad_edges: bool = False       # N-pad windows that run off a contig end (SpliceAI skips them)
     score_complex: bool = False   # score MNVs / complex indels (SpliceAI writes '.')
-    strategy: str = "tiled"       # "tiled": nearby variants share REF tiles; "window": one each
+    # "window": a REF and an ALT window per variant; "tiled": nearby variants share REF tiles;
+    # "incremental": tiled, and SNV ALTs reuse the tile's trunk activations (needs the split
+    # graphs that `seqscore export` writes); "auto": incremental where possible, else tiled
+    strategy: str = "auto"
 
     def __post_init__(self):
         check_distance(self.distance)
@@ -99,6 +104,7 @@ class Engine:
         self.config = config if config is not None else EngineConfig(**kwargs)
         self._genome: Genome | None = None
         self._annotation: GeneTable | None = None
+        self._split: SplitModel | None | bool = False   # False = not looked up yet
         self._lock = threading.Lock()
 
     def __getstate__(self):
@@ -127,9 +133,25 @@ class Engine:
                     self._annotation = load_annotation(self.config.annotation)
         return self._annotation
 
+    @property
+    def split_model(self) -> SplitModel | None:
+        """The trunk/head graphs for incremental SNV inference, when the strategy uses them."""
+        if self._split is False:
+            c = self.config
+            split = None
+            if c.strategy in ("auto", "incremental"):
+                split = SplitModel.load(self.session.path, providers=c.providers,
+                                        threads=c.threads)
+                if split is None and c.strategy == "incremental":
+                    raise ConfigError(
+                        f"strategy 'incremental' needs the trunk/head graphs beside "
+                        f"{self.session.path}; re-export with `seqscore export`")
+            self._split = split
+        return self._split  # type: ignore[return-value]
+
     def warm_up(self) -> "Engine":
         """Open everything now (the daemon's readiness, fail-fast in the CLI)."""
-        _ = self.session, self.annotation, self.genome.contigs
+        _ = self.session, self.annotation, self.genome.contigs, self.split_model
         return self
 
     def provenance(self) -> dict[str, object]:
@@ -156,16 +178,19 @@ class Engine:
         plans: dict[tuple, _Plan | ScoreResult] = {}
         windows: dict[tuple, tuple[str, str]] = {}
         needs: dict[TileGroup, list[tuple[int, int]]] = {}
+        snvs: dict[TileGroup, dict[tuple, SnvJob]] | None = {} if self.split_model else None
         for v in variants:
             key = _key(v)
             if key in plans:
                 continue
             try:
-                plans[key] = self._plan(v, dist, spec.context, windows, needs)
+                plans[key] = self._plan(v, dist, spec.context, windows, needs, snvs)
             except SeqScoreError as exc:
                 plans[key] = ScoreResult(v, error=ErrorInfo(exc.code, exc.message))
         tiles = self._add_tiles(needs, windows, spec.context)
-        preds = self._predict(windows, budget=self.config.batch_size * (spec.context + 2 * dist + 1))
+        budget = self.config.batch_size * (spec.context + 2 * dist + 1)
+        preds = self._predict_snvs(snvs, tiles, windows, dist, budget) if snvs else {}
+        preds.update(self._predict(windows, budget=budget))
         cov = 2 * dist + 1
         acc, don = spec.channel("acceptor"), spec.channel("donor")
         done: dict[tuple, ScoreResult] = {}
@@ -210,9 +235,40 @@ class Engine:
                 windows[("tile", group, ta, tb)] = (seq, group.strand)
         return tiles
 
+    def _predict_snvs(self, snvs: dict[TileGroup, dict[tuple, SnvJob]],
+                      tiles: dict[TileGroup, list[tuple[int, int]]],
+                      windows: dict[tuple, tuple[str, str]], dist: int,
+                      budget: int) -> dict[tuple, np.ndarray]:
+        """REF tiles holding SNVs and those SNVs' ALTs, on the split graphs (the tiles are
+        taken out of ``windows``).  Predictions in forward-strand order."""
+        genome = self.genome
+        work: list[TileWork] = []
+        for group, jobs in snvs.items():
+            per_tile: dict[tuple[int, int], list[SnvJob]] = {}
+            for job in jobs.values():
+                per_tile.setdefault(find_tile(tiles[group], job.pos0 - dist, job.pos0 + dist + 1),
+                                    []).append(job)
+            clen = genome.length(group.contig)
+            fetch = lambda a, b, c=group.contig: genome.fetch(c, a, b)  # noqa: E731
+            masked = lambda a, b, g=group, n=clen, f=fetch: masked_span(f, n, g, a, b)  # noqa: E731
+            for tile, tile_jobs in per_tile.items():
+                key = ("tile", group) + tile
+                seq, _ = windows.pop(key)
+                work.append(TileWork(key, seq, group.strand, tile, masked, tile_jobs))
+        out: dict[tuple, np.ndarray] = {}
+        minus = {t.key for t in work if t.strand == "-"} | {
+            j.key for t in work if t.strand == "-" for j in t.snvs}
+        for i in range(0, len(work), INCREMENTAL_TILES):
+            preds = self.split_model.run_tiles(work[i:i + INCREMENTAL_TILES], dist,
+                                               self.session.spec, budget)
+            for key, y in preds.items():
+                out[key] = y[::-1] if key in minus else y
+        return out
+
     def _plan(self, v: Variant, dist: int, context: int,
               windows: dict[tuple, tuple[str, str]],
-              needs: dict[TileGroup, list[tuple[int, int]]]) -> _Plan | ScoreResult:
+              needs: dict[TileGroup, list[tuple[int, int]]],
+              snvs: dict[TileGroup, dict[tuple, SnvJob]] | None = None) -> _Plan | ScoreResult:
         if not isinstance(v, Variant):
             raise InvalidVariantError(f"expected a Variant, got {type(v).__name__}")
         v = validate(v)
@@ -258,7 +314,9 @@ class Engine:
             need = (group, v.start - dist, v.start + dist + 1)
             needs.setdefault(group, []).append(need[1:])
             alt_key = (contig, v.pos, lay.wid, pad, gene.strand, v.ref, v.alt)
-            if alt_key not in windows:
+            if snvs is not None and kind is VariantKind.SNV:
+                snvs.setdefault(group, {})[alt_key] = SnvJob(alt_key, v.start, v.alt)
+            elif alt_key not in windows:
                 windows[alt_key] = (splice_alt(mask_outside(seq, pad), lay.centre, len(v.ref),
                                                v.alt), gene.strand)
             plan.slots.append(_Job(gi, gene.name, gene.strand, need, alt_key, d_boundary))
@@ -289,13 +347,17 @@ class Engine:
         return out
 
 
-def _batches(keys: list, lengths: list[int], budget: int):
-    """Consecutive runs of ``keys`` (sorted by length) whose padded size fits ``budget``."""
+def _batches(keys: list, lengths: list[int], budget: int, slack: float = 1.05):
+    """Consecutive runs of ``keys`` (sorted by length) whose padded size fits ``budget`` and
+    whose lengths differ by at most ``slack`` (padding is computed, so it must stay small)."""
     batch: list = []
+    first = 0
     for k, n in zip(keys, lengths):
-        if batch and n * (len(batch) + 1) > budget:
+        if batch and (n * (len(batch) + 1) > budget or n > first * slack):
             yield batch
             batch = []
+        if not batch:
+            first = n
         batch.append(k)
     if batch:
         yield batch

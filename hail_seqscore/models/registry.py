@@ -130,6 +130,14 @@ def default_model_path(name: str) -> Path:
     return models_dir() / f"{name}.onnx"
 
 
+def split_paths(path: str | os.PathLike) -> tuple[Path, Path]:
+    """The trunk and head graphs exported beside a model (``NAME.trunk.onnx``,
+    ``NAME.head.onnx``), used for incremental ALT inference."""
+    p = Path(path)
+    stem = p.name[:-5] if p.name.endswith(".onnx") else p.name
+    return p.with_name(stem + ".trunk.onnx"), p.with_name(stem + ".head.onnx")
+
+
 def model_path(name_or_path: str | os.PathLike) -> Path:
     """Resolve ``spliceai`` (an exported model in the cache) or a path to an ``.onnx`` file."""
     text = os.fspath(name_or_path)
@@ -158,4 +166,7 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 def installed_models() -> list[Path]:
     d = models_dir()
-    return sorted(d.glob("*.onnx")) if d.is_dir() else []
+    if not d.is_dir():
+        return []
+    return sorted(p for p in d.glob("*.onnx")
+                  if not p.name.endswith((".trunk.onnx", ".head.onnx")))

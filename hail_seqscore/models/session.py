@@ -76,6 +76,7 @@ class ModelSession:
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelFormatError(f"cannot load {self.path}: {exc}") from None
         meta = self._session.get_modelmeta().custom_metadata_map
+        self.metadata = dict(meta)
         self.spec = ModelSpec.from_metadata(meta, source=str(self.path))
         self.providers = list(self._session.get_providers())
         self._sha256: str | None = None
@@ -95,6 +96,10 @@ class ModelSession:
             raise ValueError(f"input length {x.shape[1]} must exceed context {self.spec.context}")
         x = np.ascontiguousarray(x, dtype=np.float32)
         return self._session.run([self.spec.output_name], {self.spec.input_name: x})[0]
+
+    def run(self, outputs: Sequence[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Run the graph by input/output names (for graphs other than ``x`` → ``y``)."""
+        return self._session.run(list(outputs), feeds)
 
     def provenance(self) -> dict[str, object]:
         s = self.spec
