@@ -8,10 +8,9 @@ gets a result carrying its error.  The CLI, the daemon and the Hail scorers all 
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -29,8 +28,6 @@ from .records import ErrorInfo, GeneScore, ScoreResult, Variant
 from .scoring import align_alt, delta_scores
 from .tiles import MERGE_GAP, TileGroup, find_tile, masked_span, plan_tiles
 from .variants import VariantKind, classify, validate
-
-log = logging.getLogger(__name__)
 
 MAX_DISTANCE = 4999   # SpliceAI's -D accepts 0..4999
 STRATEGIES = ("auto", "incremental", "tiled", "window")
@@ -80,7 +77,6 @@ class EngineConfig:
 class _Job:
     """One (variant, gene) pair waiting for its REF and ALT predictions."""
 
-    gene_index: int
     gene: str
     strand: str
     ref_need: tuple      # (TileGroup, start, end): REF outputs wanted, 0-based [start, end)
@@ -304,7 +300,7 @@ class Engine:
                 f"{v}: REF is {len(v.ref)} bp, longer than 2 x distance ({2 * dist}); not scored")
         plan = _Plan(v)
         complex_allele = kind in (VariantKind.MNV, VariantKind.COMPLEX)
-        for gi, gene in enumerate(genes):
+        for gene in genes:
             if complex_allele and not self.config.score_complex:
                 plan.slots.append(GeneScore(gene.name, gene.strand, *([None] * 8)))
                 continue
@@ -319,7 +315,7 @@ class Engine:
             elif alt_key not in windows:
                 windows[alt_key] = (splice_alt(mask_outside(seq, pad), lay.centre, len(v.ref),
                                                v.alt), gene.strand)
-            plan.slots.append(_Job(gi, gene.name, gene.strand, need, alt_key, d_boundary))
+            plan.slots.append(_Job(gene.name, gene.strand, need, alt_key, d_boundary))
         return plan
 
     def _predict(self, windows: dict[tuple, tuple[str, str]], *,
