@@ -54,7 +54,8 @@ class EngineConfig:
     score_complex: bool = False   # score MNVs / complex indels (SpliceAI writes '.')
     # "window": a REF and an ALT window per variant; "tiled": nearby variants share REF tiles;
     # "incremental": tiled, and SNV ALTs reuse the tile's trunk activations (needs the split
-    # graphs that `seqscore export` writes); "auto": incremental where possible, else tiled
+    # graphs that `seqscore export` writes; exact, but measured no faster than "tiled" yet, see
+    # benchmarks/README.md); "auto": the fastest measured, now "tiled"
     strategy: str = "auto"
 
     def __post_init__(self):
@@ -135,7 +136,7 @@ class Engine:
         if self._split is False:
             c = self.config
             split = None
-            if c.strategy in ("auto", "incremental"):
+            if c.strategy == "incremental":
                 split = SplitModel.load(self.session.path, providers=c.providers,
                                         threads=c.threads)
                 if split is None and c.strategy == "incremental":

@@ -55,6 +55,12 @@ def add_parser(sub) -> None:
                    help="onnxruntime intra-op threads (default: all cores)")
     p.add_argument("--chunk-size", type=int, default=512,
                    help="VCF records read and scored together (default: 512)")
+    p.add_argument("--strategy", choices=("auto", "tiled", "incremental", "window"),
+                   default="auto",
+                   help="how windows are shared (all exact): tiled = nearby variants share "
+                        "REF passes; incremental = tiled + SNV ALT passes reuse the REF "
+                        "activations outside the variant's cone; window = one REF and one ALT "
+                        "window per variant; auto (default) = the fastest measured (tiled)")
     p.add_argument("--pad-edges", action="store_true",
                    help="score variants near contig ends by padding the window with N "
                         "(SpliceAI skips them; off by default for parity)")
@@ -87,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
             model=args.model, reference=args.reference, annotation=args.annotation,
             distance=args.distance, mask=bool(args.mask), batch_size=args.batch_size,
             threads=args.threads, pad_edges=args.pad_edges, score_complex=args.score_complex,
+            strategy=args.strategy,
         ))
         engine.warm_up()
         score = engine.score
