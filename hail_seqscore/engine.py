@@ -54,8 +54,8 @@ class EngineConfig:
     score_complex: bool = False   # score MNVs / complex indels (SpliceAI writes '.')
     # "window": a REF and an ALT window per variant; "tiled": nearby variants share REF tiles;
     # "incremental": tiled, and SNV ALTs reuse the tile's trunk activations (needs the split
-    # graphs that `seqscore export` writes; exact, but measured no faster than "tiled" yet, see
-    # benchmarks/README.md); "auto": the fastest measured, now "tiled"
+    # graphs that `seqscore export` writes); "auto": incremental where the split graphs exist,
+    # else tiled
     strategy: str = "auto"
 
     def __post_init__(self):
@@ -136,7 +136,7 @@ class Engine:
         if self._split is False:
             c = self.config
             split = None
-            if c.strategy == "incremental":
+            if c.strategy in ("auto", "incremental"):
                 split = SplitModel.load(self.session.path, providers=c.providers,
                                         threads=c.threads)
                 if split is None and c.strategy == "incremental":
@@ -219,18 +219,22 @@ class Engine:
                    windows: dict[tuple, tuple[str, str]],
                    context: int) -> dict[TileGroup, list[tuple[int, int]]]:
         """Plan the REF tiles of every group and add their masked sequences to ``windows``."""
-        gap = MERGE_GAP if self.config.strategy == "tiled" else -1
-        genome = self.genome
+        gap = -1 if self.config.strategy == "window" else MERGE_GAP
         half = context // 2
         tiles = {}
         for group, spans in needs.items():
             tiles[group] = plan_tiles(spans, merge_gap=gap)
-            clen = genome.length(group.contig)
-            fetch = lambda a, b, c=group.contig: genome.fetch(c, a, b)  # noqa: E731
+            masked = self._masked_reader(group)
             for ta, tb in tiles[group]:
-                seq = masked_span(fetch, clen, group, ta - half, tb + half)
-                windows[("tile", group, ta, tb)] = (seq, group.strand)
+                windows[("tile", group, ta, tb)] = (masked(ta - half, tb + half), group.strand)
         return tiles
+
+    def _masked_reader(self, group: TileGroup):
+        """``(start, end) -> str``: the group's masked sequence (N outside its transcript)."""
+        genome = self.genome
+        clen = genome.length(group.contig)
+        fetch = lambda a, b: genome.fetch(group.contig, a, b)  # noqa: E731
+        return lambda a, b: masked_span(fetch, clen, group, a, b)
 
     def _predict_snvs(self, snvs: dict[TileGroup, dict[tuple, SnvJob]],
                       tiles: dict[TileGroup, list[tuple[int, int]]],
@@ -238,16 +242,13 @@ class Engine:
                       budget: int) -> dict[tuple, np.ndarray]:
         """REF tiles holding SNVs and those SNVs' ALTs, on the split graphs (the tiles are
         taken out of ``windows``).  Predictions in forward-strand order."""
-        genome = self.genome
         work: list[TileWork] = []
         for group, jobs in snvs.items():
             per_tile: dict[tuple[int, int], list[SnvJob]] = {}
             for job in jobs.values():
                 per_tile.setdefault(find_tile(tiles[group], job.pos0 - dist, job.pos0 + dist + 1),
                                     []).append(job)
-            clen = genome.length(group.contig)
-            fetch = lambda a, b, c=group.contig: genome.fetch(c, a, b)  # noqa: E731
-            masked = lambda a, b, g=group, n=clen, f=fetch: masked_span(f, n, g, a, b)  # noqa: E731
+            masked = self._masked_reader(group)
             for tile, tile_jobs in per_tile.items():
                 key = ("tile", group) + tile
                 seq, _ = windows.pop(key)

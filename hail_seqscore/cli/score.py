@@ -60,7 +60,8 @@ def add_parser(sub) -> None:
                    help="how windows are shared (all exact): tiled = nearby variants share "
                         "REF passes; incremental = tiled + SNV ALT passes reuse the REF "
                         "activations outside the variant's cone; window = one REF and one ALT "
-                        "window per variant; auto (default) = the fastest measured (tiled)")
+                        "window per variant; auto (default) = incremental where the split "
+                        "graphs exist, else tiled")
     p.add_argument("--pad-edges", action="store_true",
                    help="score variants near contig ends by padding the window with N "
                         "(SpliceAI skips them; off by default for parity)")
@@ -97,8 +98,8 @@ def run(args: argparse.Namespace) -> int:
         ))
         engine.warm_up()
         score = engine.score
-    enabled = {"auto": None, "on": True, "off": False}[args.progress]
-    total = count_records(args.input) if enabled is not False else None
+    enabled = {"auto": sys.stderr.isatty(), "on": True, "off": False}[args.progress]
+    total = count_records(args.input) if enabled else None   # a pre-pass only for the bar
     progress = Progress(total, enabled=enabled)
     try:
         summary = annotate_vcf(args.input, args.output, score, flag_skipped=args.flag_skipped,
