@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 DEFAULT_VARIANT = Variant(padding="valid", layout="2d")
 OPSET = 17
 #: bump when the exported graph changes for the same weights (re-export instead of "up to date")
-GRAPH_REVISION = 2
+GRAPH_REVISION = 5   # 5: trunk split into stages (NAME.trunk0..5.onnx)
 FINGERPRINT_KEY = PREFIX + "export_fingerprint"
 
 
@@ -169,23 +169,35 @@ def write_onnx(module, out: Path, metadata: dict[str, str], io: dict | None = No
             tmp.unlink()
 
 
-def _write_split(members: list, parts: tuple[Path, Path], meta: dict[str, str]) -> None:
+def _write_split(members: list, parts: tuple[list[Path], Path], meta: dict[str, str]) -> None:
     import torch  # noqa: PLC0415
 
-    from .split import HEAD_HALF, TRUNK_HALF, Head, Trunk, split_metadata  # noqa: PLC0415
+    from .split import HEAD_HALF, STAGE_HALVES, Head, TrunkStage, split_metadata  # noqa: PLC0415
 
     ch = 32 * len(members)
-    trunk_io = {"inputs": {"x": {0: "batch", 1: "length"}},
-                "outputs": {"h": {0: "batch", 3: "trunk_length"},
-                            "s": {0: "batch", 3: "trunk_length"}}}
-    head_io = {"inputs": {"h": {0: "batch", 3: "trunk_length"},
-                          "s": {0: "batch", 3: "trunk_length"}},
+    hs = {"h_in": {0: "batch", 3: "length"}, "s_in": {0: "batch", 3: "length"}}
+    hs_out = {"h": {0: "batch", 3: "out_length"}, "s": {0: "batch", 3: "out_length"}}
+    stages, head = parts
+    for i, path in enumerate(stages):
+        n = 2 * STAGE_HALVES[i] + 1
+        if i == 0:
+            io = {"inputs": {"x": {0: "batch", 1: "length"}}, "outputs": hs_out}
+            dummies = (torch.zeros(1, n, 4),)
+        else:
+            io = {"inputs": hs, "outputs": hs_out}
+            dummies = (torch.zeros(1, ch, 1, n), torch.zeros(1, ch, 1, n))
+        write_onnx(TrunkStage(members, i), path, {**meta, **split_metadata("trunk", i)}, io,
+                   dummies)
+    head_io = {"inputs": {"h": {0: "batch", 3: "length"}, "s": {0: "batch", 3: "out_length"}},
                "outputs": {"y": {0: "batch", 1: "out_length"}}}
-    write_onnx(Trunk(members), parts[0], {**meta, **split_metadata("trunk")}, trunk_io,
-               (torch.zeros(1, 2 * TRUNK_HALF + 1, 4),))
-    n = 2 * HEAD_HALF + 1
-    write_onnx(Head(members), parts[1], {**meta, **split_metadata("head")}, head_io,
-               (torch.zeros(1, ch, 1, n), torch.zeros(1, ch, 1, n)))
+    write_onnx(Head(members), head, {**meta, **split_metadata("head")}, head_io,
+               (torch.zeros(1, ch, 1, 2 * HEAD_HALF + 1), torch.zeros(1, ch, 1, 1)))
+
+
+def _n_stages() -> int:
+    from .split import STAGE_UNITS  # noqa: PLC0415
+
+    return len(STAGE_UNITS)
 
 
 def export_model(name: str, out: str | os.PathLike | None = None, *,
@@ -196,7 +208,7 @@ def export_model(name: str, out: str | os.PathLike | None = None, *,
     (default ``registry.default_model_path(name)``); weights from ``source`` or the pinned
     wheel.  Returns status ``"up to date"`` without work when the file already matches.
     With ``split`` (the default) the trunk and head graphs for incremental ALT inference are
-    written beside it (``NAME.trunk.onnx``, ``NAME.head.onnx``, see :mod:`export.split`)."""
+    written beside it (``NAME.trunk0.onnx`` … and ``NAME.head.onnx``, see :mod:`export.split`)."""
     km = registry.known_model(name)
     out = Path(out) if out is not None else registry.default_model_path(name)
     start = time.perf_counter()
@@ -204,9 +216,9 @@ def export_model(name: str, out: str | os.PathLike | None = None, *,
     sel = _select(n_members, members)
     fp = fingerprint(name, sel, variant)
     want_split = split and variant == DEFAULT_VARIANT
-    parts = registry.split_paths(out)
-    if not force and all(p.is_file() and stored_fingerprint(p) == fp
-                         for p in (out, *(parts if want_split else ()))):
+    parts = registry.split_paths(out, _n_stages())
+    files_out = [out, *parts[0], parts[1]] if want_split else [out]
+    if not force and all(p.is_file() and stored_fingerprint(p) == fp for p in files_out):
         return ExportResult(out, "up to date", time.perf_counter() - start, sel)
     files = weight_files(km, source)
     graphs = member_graphs(files)
@@ -221,6 +233,9 @@ def export_model(name: str, out: str | os.PathLike | None = None, *,
     write_onnx(ensemble, out, meta)
     if want_split:
         _write_split(list(ensemble.members), parts, meta)
+        stale = out.with_name(out.name[:-5] + ".trunk.onnx")   # the single trunk of revision 2
+        if out.name.endswith(".onnx") and stale.is_file():
+            stale.unlink()
     seconds = time.perf_counter() - start
     log.info("exported %s (members %s) to %s in %.1f s", name, sel, out, seconds)
     return ExportResult(out, "exported", seconds, sel)

@@ -31,7 +31,8 @@ from .variants import VariantKind, classify, validate
 
 MAX_DISTANCE = 4999   # SpliceAI's -D accepts 0..4999
 STRATEGIES = ("auto", "incremental", "tiled", "window")
-INCREMENTAL_TILES = 16   # REF tiles whose trunk activations are held at once
+#: tile positions whose stored stage activations are held at once (~6.4 KB each for 5 members)
+INCREMENTAL_POSITIONS = 120_000
 
 
 def check_distance(distance: object) -> int:
@@ -248,19 +249,23 @@ class Engine:
             for job in jobs.values():
                 per_tile.setdefault(find_tile(tiles[group], job.pos0 - dist, job.pos0 + dist + 1),
                                     []).append(job)
-            masked = self._masked_reader(group)
             for tile, tile_jobs in per_tile.items():
                 key = ("tile", group) + tile
                 seq, _ = windows.pop(key)
-                work.append(TileWork(key, seq, group.strand, tile, masked, tile_jobs))
+                work.append(TileWork(key, seq, group.strand, tile, tile_jobs))
         out: dict[tuple, np.ndarray] = {}
         minus = {t.key for t in work if t.strand == "-"} | {
             j.key for t in work if t.strand == "-" for j in t.snvs}
-        for i in range(0, len(work), INCREMENTAL_TILES):
-            preds = self.split_model.run_tiles(work[i:i + INCREMENTAL_TILES], dist,
-                                               self.session.spec, budget)
+        batch: list[TileWork] = []
+        for n, tile in enumerate(work):
+            batch.append(tile)
+            if n + 1 < len(work) and sum(len(t.seq) for t in batch) + len(work[n + 1].seq) \
+                    <= INCREMENTAL_POSITIONS:
+                continue
+            preds = self.split_model.run_tiles(batch, dist, self.session.spec, budget)
             for key, y in preds.items():
                 out[key] = y[::-1] if key in minus else y
+            batch = []
         return out
 
     def _plan(self, v: Variant, dist: int, context: int,

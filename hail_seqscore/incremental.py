@@ -1,29 +1,34 @@
 """Incremental ALT inference for SNVs on split graphs (exact).
 
-``seqscore export`` writes each model also as a *trunk* (stem and groups 1–3) and a *head*
-(group 4 and the output).  An SNV changes the trunk's output only within ``trunk_half``
-positions of itself, so an SNV's ALT prediction is::
+``seqscore export`` writes each model also as a chain of *trunk stages* (stem and groups 1–2,
+then each unit of group 3) and a *head* (group 4 and the output).  Stage *k* loses ``halves[k]``
+positions per side, so an SNV changes its output only within ``C_k = halves[0] + … +
+halves[k]`` positions of itself.  With the REF tile's activations after every stage stored, an
+SNV's ALT prediction is computed along a growing cone::
 
-    head( trunk(REF tile) with [p - trunk_half, p + trunk_half] replaced by
-          trunk(ALT bases p - 2·trunk_half … p + 2·trunk_half) )
+    stage 0 on the ALT bases q ± 2·halves[0]                       → outputs q ± C_0
+    stage k on REF(stage k-1) over q ± (C_k + halves[k]),
+            with q ± C_{k-1} replaced by the ALT outputs            → outputs q ± C_k
+    head on REF(last stage) over q ± (D + head_half), with q ± C_K patched   → y at q ± D
 
-which costs about half of a full ALT pass.  Everything here works in model orientation
+which is the full model's arithmetic at a fraction of the cost: the trunk work of one SNV drops
+from a 4,001-bp pass over groups 1–3 to 801 bp for groups 1–2 and 1,201–2,401 positions for each
+unit of group 3; the head (group 4) dominates.  Everything here works in model orientation
 (reverse-complemented for minus-strand genes); callers flip outputs back.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
-
 import numpy as np
 
 from .encode import one_hot, reverse_complement, stack_padded
+from .errors import ModelFormatError
 from .models.registry import split_paths
 from .models.session import ModelSession, get_session
 from .models.spec import PREFIX
 
-CHUNK = 16   # windows per trunk/head call
+CHUNK = 16   # SNVs per stage/head call
 
 
 @dataclass(frozen=True)
@@ -34,79 +39,118 @@ class SnvJob:
 
 
 class SplitModel:
-    """The trunk and head sessions of an exported model, if both exist."""
+    """The trunk-stage and head sessions of an exported model, if all exist."""
 
-    def __init__(self, trunk: ModelSession, head: ModelSession):
-        self.trunk, self.head = trunk, head
-        self.trunk_half = int(trunk.metadata[PREFIX + "trunk_half"])
+    def __init__(self, stages: list[ModelSession], head: ModelSession):
+        self.stages, self.head = stages, head
+        self.halves = [int(h) for h in head.metadata[PREFIX + "stage_halves"].split(",")]
         self.head_half = int(head.metadata[PREFIX + "head_half"])
+        self.cum = list(np.cumsum(self.halves))           # C_k
+        self.trunk_half = int(self.cum[-1])
+        if len(self.halves) != len(stages):
+            raise ModelFormatError(f"{head.path}: {len(self.halves)} trunk stages declared, "
+                             f"{len(stages)} found")
 
     @classmethod
     def load(cls, model_file, *, providers=None, threads=None) -> "SplitModel | None":
-        trunk_path, head_path = split_paths(model_file)
-        if not (trunk_path.is_file() and head_path.is_file()):
+        _, head_path = split_paths(model_file, 0)
+        if not head_path.is_file():
             return None
-        trunk = get_session(str(trunk_path), providers=providers, threads=threads)
         head = get_session(str(head_path), providers=providers, threads=threads)
-        if PREFIX + "trunk_half" not in trunk.metadata or PREFIX + "head_half" not in head.metadata:
+        if PREFIX + "stage_halves" not in head.metadata:
+            return None      # a head from an older export: no stage chain
+        n = len(head.metadata[PREFIX + "stage_halves"].split(","))
+        stage_paths, _ = split_paths(model_file, n)
+        if not all(p.is_file() for p in stage_paths):
             return None
-        return cls(trunk, head)
+        stages = [get_session(str(p), providers=providers, threads=threads) for p in stage_paths]
+        return cls(stages, head)
 
-    def _trunk(self, x: np.ndarray):
-        return self.trunk.run(["h", "s"], {"x": np.ascontiguousarray(x, dtype=np.float32)})
+    # ---- graph calls ---------------------------------------------------------------------
+    def _stage(self, k: int, inputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        names = ["x"] if k == 0 else ["h_in", "s_in"]
+        h, s = self.stages[k].run(["h", "s"], dict(zip(names, inputs)))
+        return h, s
 
     def _head(self, h: np.ndarray, s: np.ndarray) -> np.ndarray:
         return self.head.run(["y"], {"h": h, "s": s})[0]
 
+    # ---- REF tiles and SNV ALTs ----------------------------------------------------------
     def run_tiles(self, tiles: list["TileWork"], distance: int, spec,
                   budget: int) -> dict[tuple, np.ndarray]:
         """REF predictions of each tile and ALT predictions of its SNVs, in model orientation.
 
-        Tiles of similar length share trunk/head calls (right-padded with N, which changes no
+        Tiles of similar length share stage/head calls (right-padded with N, which changes no
         kept output); all SNVs of the tiles are batched ``CHUNK`` at a time."""
-        T, E, D = self.trunk_half, self.head_half, distance
+        if self.trunk_half + self.head_half != spec.context // 2:
+            raise ModelFormatError(f"split graphs lose {self.trunk_half} + {self.head_half} positions "
+                             f"per side, the model {spec.context // 2}")
         out: dict[tuple, np.ndarray] = {}
+        acts: dict[int, list[np.ndarray]] = {}   # id(tile) -> [x, h_0, s_0, h_1, s_1, ...]
         tiles = sorted(tiles, key=lambda t: len(t.seq))
-        trunk_out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         i = 0
-        while i < len(tiles):          # trunk + head over REF tiles, batched by length
+        while i < len(tiles):          # the stage chain and head over REF tiles, by length
             j, first = i, len(tiles[i].seq)
             while (j < len(tiles) and len(tiles[j].seq) <= first * 1.05
                    and len(tiles[j].seq) * (j - i + 1) <= max(budget, first)):
                 j += 1
             group = tiles[i:j]
             x = stack_padded([_encode(t.seq, t.strand, spec) for t in group], spec.n_value)
-            h, s = self._trunk(x)
-            y = self._head(h, s)
-            for k, t in enumerate(group):
+            per_stage = []
+            h, s = self._stage(0, [x])
+            per_stage.append((h, s))
+            for k in range(1, len(self.stages)):
+                h, s = self._stage(k, [h, s])
+                per_stage.append((h, s))
+            E = self.head_half
+            y = self._head(h, np.ascontiguousarray(s[..., E:-E]))
+            for b, t in enumerate(group):
                 n = len(t.seq)
-                trunk_out[id(t)] = (h[k:k + 1, :, :, :n - 2 * T], s[k:k + 1, :, :, :n - 2 * T])
-                out[t.key] = y[k, :n - spec.context]
+                stored = [x[b, :n]]
+                for (hk, sk), c in zip(per_stage, self.cum):
+                    stored += [hk[b, :, :, :n - 2 * c], sk[b, :, :, :n - 2 * c]]
+                acts[id(t)] = stored
+                out[t.key] = y[b, :n - spec.context]
             i = j
-        width, offset = 2 * D + 1 + 2 * E, E + D - T
         jobs = [(t, job) for t in tiles for job in t.snvs]
-        for c in range(0, len(jobs), CHUNK):   # SNV ALTs: small trunk, patch, head
+        half = spec.context // 2
+        for c in range(0, len(jobs), CHUNK):
             chunk = jobs[c:c + CHUNK]
-            small = []
-            for t, job in chunk:
-                seq = t.masked(job.pos0 - 2 * T, job.pos0 + 2 * T + 1)
-                small.append(_encode(seq[:2 * T] + job.alt + seq[2 * T + 1:], t.strand, spec))
-            h_s, s_s = self._trunk(np.stack(small))
-            hs, ss = [], []
-            for k, (t, job) in enumerate(chunk):
-                ta, tb = t.span
-                k0 = (tb - 1 - job.pos0 - D) if t.strand == "-" else (job.pos0 - D - ta)
-                h_t, s_t = trunk_out[id(t)]
-                h = h_t[0, :, :, k0:k0 + width].copy()
-                s = s_t[0, :, :, k0:k0 + width].copy()
-                h[:, :, offset:offset + 2 * T + 1] = h_s[k]
-                s[:, :, offset:offset + 2 * T + 1] = s_s[k]
-                hs.append(h)
-                ss.append(s)
-            y = self._head(np.stack(hs), np.stack(ss))
-            for k, (t, job) in enumerate(chunk):
-                out[job.key] = y[k]
+            qs = [(tb - 1 - job.pos0 + half) if t.strand == "-" else (job.pos0 - ta + half)
+                  for t, job in chunk for ta, tb in [t.span]]
+            y = self._alt_chunk([acts[id(t)] for t, _ in chunk], qs,
+                                [_encode(job.alt, t.strand, spec)[0] for t, job in chunk],
+                                distance)
+            for b, (_, job) in enumerate(chunk):
+                out[job.key] = y[b]
         return out
+
+    def _alt_chunk(self, acts: list[list[np.ndarray]], qs: list[int], alts: list[np.ndarray],
+                   D: int) -> np.ndarray:
+        """ALT predictions at q ± D of SNVs at tile input positions ``qs`` (see the module
+        docstring for the cone)."""
+        h0 = self.halves[0]
+        x = np.stack([a[0][q - 2 * h0:q + 2 * h0 + 1] for a, q in zip(acts, qs)])
+        x[:, 2 * h0] = np.stack(alts)
+        h, s = self._stage(0, [x])
+        for k in range(1, len(self.stages)):
+            hk, prev = self.halves[k], int(self.cum[k - 1])
+            lo = lambda q: q - int(self.cum[k]) - hk - prev   # noqa: E731  (index in stage k-1)
+            w = 2 * (int(self.cum[k]) + hk) + 1
+            h_in = np.stack([a[1 + 2 * (k - 1)][:, :, lo(q):lo(q) + w] for a, q in zip(acts, qs)])
+            s_in = np.stack([a[2 + 2 * (k - 1)][:, :, lo(q):lo(q) + w] for a, q in zip(acts, qs)])
+            h_in[..., 2 * hk:2 * hk + h.shape[-1]] = h
+            s_in[..., 2 * hk:2 * hk + s.shape[-1]] = s
+            h, s = self._stage(k, [h_in, s_in])
+        T, E = self.trunk_half, self.head_half
+        last = 1 + 2 * (len(self.stages) - 1)
+        w = 2 * (D + E) + 1
+        h_in = np.stack([a[last][:, :, q - D - E - T:q - D - E - T + w] for a, q in zip(acts, qs)])
+        h_in[..., D + E - T:D + E + T + 1] = h
+        s_in = np.stack([a[last + 1][:, :, q - D - T:q + D + 1 - T] for a, q in zip(acts, qs)])
+        m = min(D, T)
+        s_in[..., D - m:D + m + 1] = s[..., T - m:T + m + 1]
+        return self._head(h_in, s_in)
 
 
 @dataclass
@@ -118,7 +162,6 @@ class TileWork:
     seq: str
     strand: str
     span: tuple[int, int]
-    masked: Callable[[int, int], str]
     snvs: list[SnvJob]
 
 

@@ -14,6 +14,7 @@ from hail_seqscore.cli import main  # noqa: E402
 from hail_seqscore.models.registry import KNOWN_MODELS, downloads_dir  # noqa: E402
 from hail_seqscore.models.session import ModelSession  # noqa: E402
 from hail_seqscore.models.spec import ModelSpec  # noqa: E402
+from export.split import STAGE_UNITS  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +36,9 @@ def test_export_from_wheel_then_up_to_date_then_force(cis_wheel, tmp_path, capsy
                  "--force"]) == 0
     assert "exported" in capsys.readouterr().err
     assert out.stat().st_mtime_ns != first
-    # the model and its split trunk/head graphs (incremental inference); no temp files left
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cis.head.onnx", "cis.onnx",
-                                                          "cis.trunk.onnx"]
+    # the model and its split trunk-stage/head graphs (incremental inference); no temp files
+    assert sorted(p.name for p in tmp_path.iterdir()) == (
+        ["cis.head.onnx", "cis.onnx"] + [f"cis.trunk{i}.onnx" for i in range(len(STAGE_UNITS))])
 
     model = onnx.load(str(out))
     onnx.checker.check_model(model)

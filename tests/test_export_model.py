@@ -68,3 +68,22 @@ def test_ensemble_is_the_mean_of_members():
 def test_bad_variant_is_rejected():
     with pytest.raises(ValueError):
         Variant("reflect", "1d")
+
+
+def test_trunk_stages_and_head_compose_to_the_full_model():
+    from export.split import HEAD_HALF, STAGE_HALVES, TRUNK_HALF, Head, TrunkStage
+
+    assert TRUNK_HALF + HEAD_HALF == CONTEXT // 2 and sum(STAGE_HALVES) == TRUNK_HALF
+    members = [_random_net(Variant(), 8).double(), _random_net(Variant(), 9).double()]
+    x = torch.eye(4)[
+        torch.randint(0, 4, (2, CONTEXT + 21), generator=torch.Generator().manual_seed(3))]
+    x = x.double()
+    with torch.no_grad():
+        full = Ensemble(members)(x)
+        h, s = TrunkStage(members, 0)(x)
+        for i in range(1, len(STAGE_HALVES)):
+            h, s = TrunkStage(members, i)(h, s)
+            assert h.shape[-1] == x.shape[1] - 2 * sum(STAGE_HALVES[:i + 1])
+        y = Head(members)(h, s[..., HEAD_HALF:-HEAD_HALF])
+    assert y.shape == full.shape == (2, 21, 3)
+    assert torch.allclose(y, full, atol=1e-12, rtol=0), (y - full).abs().max()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,12 +131,21 @@ def default_model_path(name: str) -> Path:
     return models_dir() / f"{name}.onnx"
 
 
-def split_paths(path: str | os.PathLike) -> tuple[Path, Path]:
-    """The trunk and head graphs exported beside a model (``NAME.trunk.onnx``,
-    ``NAME.head.onnx``), used for incremental ALT inference."""
+def split_paths(path: str | os.PathLike, n_stages: int) -> tuple[list[Path], Path]:
+    """The trunk-stage and head graphs exported beside a model (``NAME.trunk0.onnx`` …
+    ``NAME.trunk{n_stages-1}.onnx``, ``NAME.head.onnx``), used for incremental ALT inference."""
     p = Path(path)
     stem = p.name[:-5] if p.name.endswith(".onnx") else p.name
-    return p.with_name(stem + ".trunk.onnx"), p.with_name(stem + ".head.onnx")
+    return ([p.with_name(f"{stem}.trunk{i}.onnx") for i in range(n_stages)],
+            p.with_name(stem + ".head.onnx"))
+
+
+_SPLIT_PART = re.compile(r".*\.(trunk\d*|head)\.onnx$")
+
+
+def is_split_part(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a trunk-stage or head graph rather than a model."""
+    return bool(_SPLIT_PART.match(Path(path).name))
 
 
 def model_path(name_or_path: str | os.PathLike) -> Path:
@@ -168,5 +178,4 @@ def installed_models() -> list[Path]:
     d = models_dir()
     if not d.is_dir():
         return []
-    return sorted(p for p in d.glob("*.onnx")
-                  if not p.name.endswith((".trunk.onnx", ".head.onnx")))
+    return sorted(p for p in d.glob("*.onnx") if not is_split_part(p))
