@@ -194,6 +194,30 @@ def _write_split(members: list, parts: tuple[list[Path], Path], meta: dict[str, 
                (torch.zeros(1, ch, 1, 2 * HEAD_HALF + 1), torch.zeros(1, ch, 1, 1)))
 
 
+def _write_fp16(src: Path, dst: Path) -> None:
+    """Write the float16 copy of exported graph ``src`` to ``dst`` (atomically)."""
+    import onnx  # noqa: PLC0415
+
+    from .precision import to_fp16  # noqa: PLC0415
+
+    model = to_fp16(onnx.load(str(src)))
+    meta = {p.key: p.value for p in model.metadata_props}
+    meta[PREFIX + "precision"] = "fp16"
+    del model.metadata_props[:]
+    for k, v in meta.items():
+        model.metadata_props.add(key=k, value=v)
+    fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        onnx.save(model, str(tmp))
+        os.chmod(tmp, src.stat().st_mode & 0o777)
+        os.replace(tmp, dst)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 def _n_stages() -> int:
     from .split import STAGE_UNITS  # noqa: PLC0415
 
@@ -203,12 +227,14 @@ def _n_stages() -> int:
 def export_model(name: str, out: str | os.PathLike | None = None, *,
                  source: str | os.PathLike | None = None, members: Sequence[int] | None = None,
                  force: bool = False, variant: Variant = DEFAULT_VARIANT,
-                 split: bool = True) -> ExportResult:
+                 split: bool = True, fp16: bool = False) -> ExportResult:
     """Export known model ``name`` (all members averaged, or just ``members``) to ``out``
     (default ``registry.default_model_path(name)``); weights from ``source`` or the pinned
     wheel.  Returns status ``"up to date"`` without work when the file already matches.
     With ``split`` (the default) the trunk and head graphs for incremental ALT inference are
-    written beside it (``NAME.trunk0.onnx`` … and ``NAME.head.onnx``, see :mod:`export.split`)."""
+    written beside it (``NAME.trunk0.onnx`` … and ``NAME.head.onnx``, see :mod:`export.split`).
+    With ``fp16``, half-precision copies of every file are written too (``NAME.fp16.onnx``,
+    ``NAME.fp16.trunk0.onnx`` …; see :mod:`export.precision`)."""
     km = registry.known_model(name)
     out = Path(out) if out is not None else registry.default_model_path(name)
     start = time.perf_counter()
@@ -218,7 +244,11 @@ def export_model(name: str, out: str | os.PathLike | None = None, *,
     want_split = split and variant == DEFAULT_VARIANT
     parts = registry.split_paths(out, _n_stages())
     files_out = [out, *parts[0], parts[1]] if want_split else [out]
-    if not force and all(p.is_file() and stored_fingerprint(p) == fp for p in files_out):
+    half = registry.precision_path(out, "fp16")
+    half_parts = registry.split_paths(half, _n_stages())
+    halves = ([half, *half_parts[0], half_parts[1]] if want_split else [half]) if fp16 else []
+    if not force and all(p.is_file() and stored_fingerprint(p) == fp
+                         for p in files_out + halves):
         return ExportResult(out, "up to date", time.perf_counter() - start, sel)
     files = weight_files(km, source)
     graphs = member_graphs(files)
@@ -236,6 +266,8 @@ def export_model(name: str, out: str | os.PathLike | None = None, *,
         stale = out.with_name(out.name[:-5] + ".trunk.onnx")   # the single trunk of revision 2
         if out.name.endswith(".onnx") and stale.is_file():
             stale.unlink()
+    for src, dst in zip(files_out, halves):
+        _write_fp16(src, dst)
     seconds = time.perf_counter() - start
     log.info("exported %s (members %s) to %s in %.1f s", name, sel, out, seconds)
     return ExportResult(out, "exported", seconds, sel)

@@ -23,6 +23,7 @@ from .errors import (ConfigError, InvalidVariantError, NearContigEndError, RefMi
                      RefTooLongError, SeqScoreError, UnsupportedVariantError)
 from .genome import Genome
 from .incremental import SnvJob, SplitModel, TileWork
+from .models.registry import PRECISIONS
 from .models.session import ModelSession, get_session
 from .records import ErrorInfo, GeneScore, ScoreResult, Variant
 from .scoring import align_alt, delta_scores
@@ -58,6 +59,9 @@ class EngineConfig:
     # graphs that `seqscore export` writes); "auto": incremental where the split graphs exist,
     # else tiled
     strategy: str = "auto"
+    # "fp32" (default, exact), "tf32" (TF32 convolutions on a CUDA GPU) or "fp16" (the
+    # half-precision graphs of `seqscore export --fp16`); see models/session.py
+    precision: str = "fp32"
 
     def __post_init__(self):
         check_distance(self.distance)
@@ -71,6 +75,9 @@ class EngineConfig:
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)}, got "
                               f"{self.strategy!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got "
+                              f"{self.precision!r}")
         if self.providers is not None:
             object.__setattr__(self, "providers", tuple(self.providers))
 
@@ -115,7 +122,8 @@ class Engine:
     @property
     def session(self) -> ModelSession:
         c = self.config
-        return get_session(c.model, providers=c.providers, threads=c.threads)
+        return get_session(c.model, providers=c.providers, threads=c.threads,
+                           precision=c.precision)
 
     @property
     def genome(self) -> Genome:
@@ -139,7 +147,7 @@ class Engine:
             split = None
             if c.strategy in ("auto", "incremental"):
                 split = SplitModel.load(self.session.path, providers=c.providers,
-                                        threads=c.threads)
+                                        threads=c.threads, precision=c.precision)
                 if split is None and c.strategy == "incremental":
                     raise ConfigError(
                         f"strategy 'incremental' needs the trunk/head graphs beside "
@@ -161,6 +169,7 @@ class Engine:
             "reference": os.path.abspath(self.config.reference),
             "annotation": self.config.annotation, "annotation_sha256": ann.sha256 or "",
             "distance": self.config.distance, "mask": bool(self.config.mask),
+            "precision": self.config.precision,
             "hail_seqscore_version": __version__,
         }
 

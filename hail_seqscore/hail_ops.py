@@ -32,6 +32,7 @@ from .errors import ConfigError
 from .hail.cache import ScoreCache
 from .hail.files import is_uri, plan_files, register
 from .hail.schema import RESULT, require_variant_key, row_table
+from .models.registry import model_path, precision_path
 from .hail.spark import score_keys
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,8 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
                 batch_size: int = 64, threads: int | None = None,
                 providers: Sequence[str] | None = None, pad_edges: bool = False,
                 score_complex: bool = False, n_partitions: int | None = None,
-                ship_files: bool | None = None, stats: ScoreStats | None = None):
+                ship_files: bool | None = None, stats: ScoreStats | None = None,
+                precision: str = "fp32"):
     """Return ``data`` (a Table or MatrixTable keyed by locus/alleles) with a new row field
     ``name``: ``struct{scores: array<struct{allele, gene, strand, ds_ag, ds_al, ds_dg, ds_dl,
     dp_ag, dp_al, dp_dg, dp_dl}>, max_ds, reason_code, reason}`` and a global
@@ -73,7 +75,8 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
     ``reference``/``annotation``/``model`` may be local paths or Hadoop URIs (``gs://``,
     ``s3a://``, ``hdfs://``); on a cluster (or with ``ship_files=True``) they are fetched once
     per executor with ``SparkContext.addFile``.  ``threads`` defaults to
-    ``spark.task.cpus``; ``providers`` to TensorRT → CUDA → CPU by availability.
+    ``spark.task.cpus``; ``providers`` to CUDA → CPU by availability.  ``precision``:
+    ``"fp32"`` (default, exact), ``"tf32"`` or ``"fp16"`` (see ``EngineConfig``).
     """
     if reference is None:
         raise ConfigError("score_table needs reference= (a FASTA with its .fai)")
@@ -89,17 +92,20 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
     sc = hl.spark_context()
     if threads is None:
         threads = int(sc.getConf().get("spark.task.cpus", "1"))
+    if precision == "fp16" and not is_uri(str(model)):
+        model = precision_path(model_path(model), "fp16")   # ship the half-precision copy
     cfg = EngineConfig(model=str(model), reference=str(reference), annotation=str(annotation),
                        distance=distance, mask=bool(mask), batch_size=batch_size,
                        threads=threads, providers=tuple(providers) if providers else None,
-                       pad_edges=pad_edges, score_complex=score_complex)
+                       pad_edges=pad_edges, score_complex=score_complex, precision=precision)
     _check_python_workers(sc)
     if ship_files is None:
         ship_files = not sc.master.startswith("local")
     plan = plan_files(cfg.model, cfg.reference, cfg.annotation, ship=ship_files)
     register(sc, plan)
     settings = {f: getattr(cfg, f) for f in ("distance", "mask", "batch_size", "threads",
-                                             "providers", "pad_edges", "score_complex")}
+                                             "providers", "pad_edges", "score_complex",
+                                             "precision")}
     settings.update(plan.settings)
     prov = scoring_provenance(cfg)
 

@@ -52,18 +52,20 @@ class SplitModel:
                              f"{len(stages)} found")
 
     @classmethod
-    def load(cls, model_file, *, providers=None, threads=None) -> "SplitModel | None":
+    def load(cls, model_file, *, providers=None, threads=None,
+             precision: str = "fp32") -> "SplitModel | None":
         _, head_path = split_paths(model_file, 0)
         if not head_path.is_file():
             return None
-        head = get_session(str(head_path), providers=providers, threads=threads)
+        opts = dict(providers=providers, threads=threads, precision=precision)
+        head = get_session(str(head_path), **opts)
         if PREFIX + "stage_halves" not in head.metadata:
             return None      # a head from an older export: no stage chain
         n = len(head.metadata[PREFIX + "stage_halves"].split(","))
         stage_paths, _ = split_paths(model_file, n)
         if not all(p.is_file() for p in stage_paths):
             return None
-        stages = [get_session(str(p), providers=providers, threads=threads) for p in stage_paths]
+        stages = [get_session(str(p), **opts) for p in stage_paths]
         return cls(stages, head)
 
     # ---- graph calls ---------------------------------------------------------------------

@@ -14,7 +14,9 @@ GPU_BUILD = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecution
 
 
 def test_gpu_providers_preferred_when_present():
-    assert choose_providers(None, GPU_BUILD) == GPU_BUILD
+    # fp32 (the default) skips TensorRT, which may pick TF32 kernels; fp16 uses it first
+    assert choose_providers(None, GPU_BUILD) == GPU_BUILD[1:]
+    assert choose_providers(None, GPU_BUILD, precision="fp16") == GPU_BUILD
     assert choose_providers(None, ["CUDAExecutionProvider", "CPUExecutionProvider"]) == [
         "CUDAExecutionProvider", "CPUExecutionProvider"]
     assert choose_providers(None, ["CPUExecutionProvider"]) == ["CPUExecutionProvider"]

@@ -20,6 +20,16 @@ from typing import Sequence
 from .. import __version__
 from ..errors import SeqScoreError
 
+PRECISION_HELP = ("fp32 (default, exact), tf32 (TF32 convolutions; needs a CUDA GPU) or fp16 "
+                  "(the copies `seqscore export MODEL --fp16` writes); reduced precision "
+                  "changes scores slightly, see benchmarks/README.md")
+
+
+def add_precision(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--precision", choices=("fp32", "tf32", "fp16"), default="fp32",
+                   help=PRECISION_HELP)
+
+
 SUBCOMMANDS = ("score", "export", "models", "serve", "hail", "precompute", "annotation")
 
 

@@ -35,6 +35,9 @@ def add_parser(sub) -> None:
     p.add_argument("--out", metavar="PATH",
                    help="output .onnx (default: $SEQSCORE_HOME/models/MODEL.onnx)")
     p.add_argument("--force", action="store_true", help="export even if up to date")
+    p.add_argument("--fp16", action="store_true",
+                   help="also write half-precision copies (MODEL.fp16.onnx …) for "
+                        "`--precision fp16`; scores deviate slightly from fp32")
     p.add_argument("--members", metavar="I,J",
                    help="export only these ensemble members (0-based, comma separated)")
     p.set_defaults(func=run)
@@ -59,7 +62,7 @@ def run(args) -> int:
             f"exporting needs the export extra ({exc.name} is missing): "
             "pip install 'hail-seqscore[export]'") from None
     result = export_model(args.model, args.out, source=args.source, members=members,
-                          force=args.force)
+                          force=args.force, fp16=args.fp16)
     if result.status == "up to date":
         print(f"{args.model}: up to date ({result.path}); use --force to export again",
               file=sys.stderr)

@@ -9,6 +9,7 @@ import sys
 
 from ..engine import MAX_DISTANCE
 from ..errors import ConfigError
+from . import add_precision
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ def add_parser(sub) -> None:
     p.add_argument("--cache", metavar="PATH", help="score cache (a Hail table) to reuse and "
                    "extend")
     p.add_argument("--batch-size", type=int, default=64, help="windows per model call")
+    add_precision(p)
     p.add_argument("--master", default=None,
                    help="Spark master (default: local[*], or the cluster's when run there)")
     p.add_argument("--tmp-dir", default=None, help="Hail tmp_dir (default: Hail's)")
@@ -85,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     out = hail_ops.score_table(data, model=args.model, reference=args.reference,
                                annotation=args.annotation, distance=args.distance,
                                mask=bool(args.mask), name=args.name, cache=cache,
-                               batch_size=args.batch_size)
+                               batch_size=args.batch_size, precision=args.precision)
     out = out.checkpoint(args.output, overwrite=args.overwrite)
     if args.export_vcf:
         from ..hail.vcf_export import export_vcf  # noqa: PLC0415

@@ -10,6 +10,7 @@ from ..engine import Engine, EngineConfig
 from ..errors import ConfigError
 from ..precompute import parse_region, precompute, read_bed
 from ..progress import Progress
+from . import add_precision
 
 
 def add_parser(sub) -> None:
@@ -35,6 +36,7 @@ def add_parser(sub) -> None:
                    help="tiled (default): REF tiles shared by nearby SNVs; incremental: tiled + "
                         "SNV ALT passes reuse the REF activations; window: one each")
     p.add_argument("--batch-size", type=int, default=64, help="windows per model call")
+    add_precision(p)
     p.add_argument("--threads", type=int, default=None, help="onnxruntime threads")
     p.add_argument("--progress", choices=("auto", "on", "off"), default="auto")
     p.set_defaults(func=run)
@@ -47,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     engine = Engine(EngineConfig(model=args.model, reference=args.reference,
                                  annotation=args.annotation, distance=args.distance,
                                  mask=bool(args.mask), batch_size=args.batch_size,
-                                 threads=args.threads, strategy=args.strategy)).warm_up()
+                                 threads=args.threads, strategy=args.strategy,
+                                 precision=args.precision)).warm_up()
     total = 3 * sum(r.end - r.start for r in regions)
     progress = Progress(total, unit="SNVs",
                         enabled={"auto": None, "on": True, "off": False}[args.progress])

@@ -9,6 +9,7 @@ import time
 from ..engine import MAX_DISTANCE, Engine, EngineConfig
 from ..progress import Progress
 from ..vcf import annotate_vcf, count_records
+from . import add_precision
 
 HELP = """\
 Score every ALT allele of a VCF against the genes it lies in and write the VCF back with
@@ -51,6 +52,7 @@ def add_parser(sub) -> None:
                         "in this process")
     p.add_argument("--batch-size", type=int, default=64,
                    help="windows per model call (default: 64)")
+    add_precision(p)
     p.add_argument("--threads", type=int, default=None,
                    help="onnxruntime intra-op threads (default: all cores)")
     p.add_argument("--chunk-size", type=int, default=512,
@@ -94,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
             model=args.model, reference=args.reference, annotation=args.annotation,
             distance=args.distance, mask=bool(args.mask), batch_size=args.batch_size,
             threads=args.threads, pad_edges=args.pad_edges, score_complex=args.score_complex,
-            strategy=args.strategy,
+            strategy=args.strategy, precision=args.precision,
         ))
         engine.warm_up()
         score = engine.score

@@ -6,6 +6,7 @@ import argparse
 
 from ..errors import ConfigError
 from ..protocol import DEFAULT_HOST, DEFAULT_MAX_VARIANTS, DEFAULT_PORT, OPENAPI_PATH
+from . import add_precision
 
 HELP = f"""\
 Serve variant scores over HTTP on {DEFAULT_HOST}:{DEFAULT_PORT} (by default).  Concurrent
@@ -62,6 +63,7 @@ def add_parser(sub) -> None:
                    help="results kept in the LRU cache, 0 = off (default: 100000)")
     p.add_argument("--batch-size", type=int, default=64,
                    help="windows per model call inside the engine (default: 64)")
+    add_precision(p)
     p.add_argument("--threads", type=int, default=None,
                    help="onnxruntime intra-op threads (default: all cores)")
     p.add_argument("--pad-edges", action="store_true",
@@ -97,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     engine = Engine(EngineConfig(
         model=args.model, reference=args.reference, annotation=args.annotation,
         distance=args.distance, mask=bool(args.mask), batch_size=args.batch_size,
-        threads=args.threads, pad_edges=args.pad_edges, score_complex=args.score_complex))
+        threads=args.threads, pad_edges=args.pad_edges, score_complex=args.score_complex,
+        precision=args.precision))
     level = logging.getLogger().getEffectiveLevel()
     log_level = {logging.DEBUG: "debug", logging.INFO: "info"}.get(level, "warning")
     if args.verbose == 0:

@@ -140,6 +140,20 @@ def split_paths(path: str | os.PathLike, n_stages: int) -> tuple[list[Path], Pat
             p.with_name(stem + ".head.onnx"))
 
 
+#: "fp32" (the default, exact), "tf32" (fp32 graphs, TensorFloat-32 convolutions on a CUDA GPU),
+#: "fp16" (the half-precision copy that `seqscore export --fp16` writes)
+PRECISIONS = ("fp32", "tf32", "fp16")
+
+
+def precision_path(path: str | os.PathLike, precision: str) -> Path:
+    """The graph file to load for ``precision``: ``NAME.fp16.onnx`` for fp16, else ``path``."""
+    p = Path(path)
+    if precision != "fp16" or ".fp16." in p.name:
+        return p
+    stem = p.name[:-5] if p.name.endswith(".onnx") else p.name
+    return p.with_name(stem + ".fp16.onnx")
+
+
 _SPLIT_PART = re.compile(r".*\.(trunk\d*|head)\.onnx$")
 
 
@@ -178,4 +192,5 @@ def installed_models() -> list[Path]:
     d = models_dir()
     if not d.is_dir():
         return []
-    return sorted(p for p in d.glob("*.onnx") if not is_split_part(p))
+    return sorted(p for p in d.glob("*.onnx")
+                  if not is_split_part(p) and not p.name.endswith(".fp16.onnx"))

@@ -2,7 +2,14 @@
 
 One session per (model file, providers) per process, created lazily in the process that uses
 it — after a fork, never before (Spark workers, the daemon's worker, forked VEP helpers).
-Execution providers are chosen by availability: TensorRT, then CUDA, then CPU.
+Execution providers are chosen by availability and precision:
+
+* ``fp32`` (default): CUDA with TF32 turned off (``use_tf32=0``; onnxruntime allows TF32 by
+  default, which rounds convolution inputs to 10 mantissa bits on Ampere and later GPUs), then
+  CPU.  TensorRT is used only when asked for by name, because it may pick TF32 kernels;
+* ``tf32``: the fp32 graphs with TF32 convolutions on CUDA (needs a CUDA GPU);
+* ``fp16``: the half-precision graphs (``NAME.fp16.onnx``): TensorRT with fp16 enabled, then
+  CUDA, then CPU.
 """
 
 from __future__ import annotations
@@ -14,9 +21,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, ModelFormatError
-from .registry import model_path, sha256_file
-from .spec import ModelSpec
+from ..errors import ConfigError, ModelFormatError, ModelNotInstalledError
+from .registry import PRECISIONS, model_path, precision_path, sha256_file
+from .spec import PREFIX, ModelSpec
 
 PREFERRED_PROVIDERS = (
     "TensorrtExecutionProvider",
@@ -36,9 +43,13 @@ def available_providers() -> list[str]:
 
 
 def choose_providers(requested: Sequence[str] | None = None,
-                     available: Sequence[str] | None = None) -> list[str]:
+                     available: Sequence[str] | None = None,
+                     precision: str = "fp32") -> list[str]:
     """The providers to use, best first.  ``requested`` may name providers or be ``None``
-    (TensorRT → CUDA → CPU, whichever this onnxruntime build has)."""
+    (by default TensorRT → CUDA → CPU for fp16, CUDA → CPU for fp32 and tf32, whichever this
+    onnxruntime build has)."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     avail = list(available if available is not None else available_providers())
     if requested:
         unknown = [p for p in requested if p not in avail]
@@ -49,17 +60,35 @@ def choose_providers(requested: Sequence[str] | None = None,
             )
         chosen = list(requested)
     else:
-        chosen = [p for p in PREFERRED_PROVIDERS if p in avail]
+        chosen = [p for p in PREFERRED_PROVIDERS if p in avail
+                  and (precision == "fp16" or p != "TensorrtExecutionProvider")]
     if "CPUExecutionProvider" not in chosen and "CPUExecutionProvider" in avail:
         chosen.append("CPUExecutionProvider")
+    if precision == "tf32" and "CUDAExecutionProvider" not in chosen:
+        raise ConfigError("precision tf32 needs the CUDA execution provider (an NVIDIA GPU and "
+                          "onnxruntime-gpu: pip install 'hail-seqscore[gpu]'); this onnxruntime "
+                          f"offers {', '.join(avail)}")
     return chosen
+
+
+def provider_options(chosen: Sequence[str], precision: str = "fp32") -> list:
+    """``chosen`` with the options that set ``precision``, as ``InferenceSession`` takes them."""
+    out: list = []
+    for p in chosen:
+        if p == "CUDAExecutionProvider":
+            out.append((p, {"use_tf32": "1" if precision == "tf32" else "0"}))
+        elif p == "TensorrtExecutionProvider":
+            out.append((p, {"trt_fp16_enable": "True" if precision == "fp16" else "False"}))
+        else:
+            out.append(p)
+    return out
 
 
 class ModelSession:
     """An exported model loaded for inference, with its :class:`ModelSpec`."""
 
     def __init__(self, path: str | os.PathLike, *, providers: Sequence[str] | None = None,
-                 threads: int | None = None):
+                 threads: int | None = None, precision: str = "fp32"):
         ort = _ort()
         self.path = Path(path)
         if threads is not None and threads < 1:
@@ -71,14 +100,21 @@ class ModelSession:
             opts.inter_op_num_threads = 1
         try:
             self._session = ort.InferenceSession(
-                str(self.path), sess_options=opts, providers=choose_providers(providers)
-            )
+                str(self.path), sess_options=opts,
+                providers=provider_options(choose_providers(providers, precision=precision),
+                                           precision))
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelFormatError(f"cannot load {self.path}: {exc}") from None
         meta = self._session.get_modelmeta().custom_metadata_map
         self.metadata = dict(meta)
         self.spec = ModelSpec.from_metadata(meta, source=str(self.path))
         self.providers = list(self._session.get_providers())
+        self.precision = precision
+        graph = self.metadata.get(PREFIX + "precision", "fp32")
+        if (graph == "fp16") != (precision == "fp16"):
+            need = "the fp16 copy" if precision == "fp16" else "an fp32 graph"
+            raise ConfigError(f"{self.path} holds an {graph} graph; precision {precision} "
+                              f"needs {need}")
         self._sha256: str | None = None
         self._lock = threading.Lock()
 
@@ -117,15 +153,19 @@ _SESSIONS_LOCK = threading.Lock()
 
 
 def get_session(model: str | os.PathLike, *, providers: Sequence[str] | None = None,
-                threads: int | None = None) -> ModelSession:
-    """The process's session for ``model`` (a known name or an .onnx path), made on first use.
+                threads: int | None = None, precision: str = "fp32") -> ModelSession:
+    """The process's session for ``model`` (a known name or an .onnx path), made on first use;
+    for ``precision="fp16"`` the half-precision copy exported beside it.
 
     Keyed by process id too, so a session inherited through ``fork`` is never reused."""
-    path = model_path(model).resolve()
-    key = (os.getpid(), str(path), tuple(providers or ()), threads)
+    path = precision_path(model_path(model), precision).resolve()
+    if not path.is_file():
+        raise ModelNotInstalledError(
+            f"precision {precision} needs {path}; write it with `seqscore export NAME --fp16`")
+    key = (os.getpid(), str(path), tuple(providers or ()), threads, precision)
     with _SESSIONS_LOCK:
         sess = _SESSIONS.get(key)
         if sess is None:
-            sess = ModelSession(path, providers=providers, threads=threads)
+            sess = ModelSession(path, providers=providers, threads=threads, precision=precision)
             _SESSIONS[key] = sess
         return sess
