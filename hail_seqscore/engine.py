@@ -32,8 +32,9 @@ from .variants import VariantKind, classify, validate
 
 MAX_DISTANCE = 4999   # SpliceAI's -D accepts 0..4999
 STRATEGIES = ("auto", "incremental", "tiled", "window")
-#: tile positions whose stored stage activations are held at once (~6.4 KB each for 5 members)
-INCREMENTAL_POSITIONS = 120_000
+#: tile positions whose REF activations after every trunk stage are held at once (6 stages ×
+#: h and s × 160 channels × 4 bytes ≈ 7.7 KB per position for 5 members: ≈ 0.5 GB)
+INCREMENTAL_POSITIONS = 64_000
 
 
 def check_distance(distance: object) -> int:

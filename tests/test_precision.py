@@ -101,3 +101,13 @@ def test_fp16_real_model_deviates_slightly(shared_data, spliceai_onnx):
                 m = max(m, *(abs(p - q) for p, q in zip(
                     (s.ds_ag, s.ds_al, s.ds_dg, s.ds_dl), (t.ds_ag, t.ds_al, t.ds_dg, t.ds_dl))))
     assert n > 10 and 0 < m < 0.01
+
+
+def test_tf32_without_cuda_fails_with_the_reason(tmp_path):
+    from hail_seqscore.models.session import available_providers
+
+    if "CUDAExecutionProvider" in available_providers():
+        pytest.skip("this machine has CUDA: tf32 loads here")
+    path = build_toy_model(tmp_path / "toy.onnx", context=60)
+    with pytest.raises(ConfigError, match="tf32 needs the CUDA execution provider"):
+        ModelSession(path, precision="tf32")

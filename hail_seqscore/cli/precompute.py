@@ -32,9 +32,12 @@ def add_parser(sub) -> None:
     p.add_argument("-M", dest="mask", type=int, choices=(0, 1), default=0,
                    help="1 = masked scores, as in the *.masked.* files (default 0 = raw)")
     p.add_argument("--model", default="spliceai", help="model name or .onnx path")
-    p.add_argument("--strategy", choices=("tiled", "incremental", "window"), default="tiled",
-                   help="tiled (default): REF tiles shared by nearby SNVs; incremental: tiled + "
-                        "SNV ALT passes reuse the REF activations; window: one each")
+    p.add_argument("--strategy", choices=("auto", "tiled", "incremental", "window"),
+                   default="auto",
+                   help="auto (default): incremental where the split graphs exist, else tiled; "
+                        "tiled: REF tiles shared by nearby SNVs; incremental: tiled, and each SNV "
+                        "ALT recomputed only inside its cone; window: one REF and ALT each. "
+                        "Scores are identical")
     p.add_argument("--batch-size", type=int, default=64, help="windows per model call")
     add_precision(p)
     p.add_argument("--threads", type=int, default=None, help="onnxruntime threads")

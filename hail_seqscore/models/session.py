@@ -98,11 +98,10 @@ class ModelSession:
         if threads:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
+        chosen = provider_options(choose_providers(providers, precision=precision), precision)
         try:
-            self._session = ort.InferenceSession(
-                str(self.path), sess_options=opts,
-                providers=provider_options(choose_providers(providers, precision=precision),
-                                           precision))
+            self._session = ort.InferenceSession(str(self.path), sess_options=opts,
+                                                 providers=chosen)
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelFormatError(f"cannot load {self.path}: {exc}") from None
         meta = self._session.get_modelmeta().custom_metadata_map
