@@ -36,18 +36,11 @@ sys.path.insert(0, str(ROOT))
 from hail_seqscore.engine import Engine, EngineConfig  # noqa: E402
 from hail_seqscore.precompute import parse_region, region_snvs  # noqa: E402
 from hail_seqscore.records import Variant  # noqa: E402
+from realdata import DATA, read_vcf  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data" / "grch38_chr21"
 STRATEGIES = ("incremental", "tiled", "window")
 
 
-def read_vcf(path: Path) -> list[Variant]:
-    out = []
-    for line in path.read_text().splitlines():
-        if line and not line.startswith("#"):
-            f = line.split("\t")
-            out += [Variant(f[0], int(f[1]), f[3], a) for a in f[4].split(",")]
-    return out
 
 
 def run(engine: Engine, vs: list[Variant]) -> tuple[float, list]:
