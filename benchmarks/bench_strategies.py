@@ -43,10 +43,10 @@ STRATEGIES = ("incremental", "tiled", "window")
 
 
 
-def run(engine: Engine, vs: list[Variant]) -> tuple[float, list]:
-    engine.score(vs[:2])
+def run(engine: Engine, vs: list[Variant], mask: bool) -> tuple[float, list]:
+    engine.score(vs[:2], mask=mask)
     t = time.perf_counter()
-    res = engine.score(vs)
+    res = engine.score(vs, mask=mask)
     return time.perf_counter() - t, res
 
 
@@ -93,6 +93,8 @@ def main() -> int:
     ap.add_argument("--window-n", type=int, default=150, help="dense SNVs scored with 'window'")
     ap.add_argument("--sparse-n", type=int, default=None, help="first N of each sparse set "
                     "(default: all; for a quick check)")
+    ap.add_argument("--mask", type=int, choices=(0, 1), default=0,
+                    help="score masked (1) or raw (0, default) deltas; the original runs raw")
     ap.add_argument("--original", default=os.environ.get("SPLICEAI_BIN"))
     ap.add_argument("--original-n", type=int, default=120,
                     help="dense SNVs (spread over the region) scored by the original")
@@ -128,7 +130,7 @@ def main() -> int:
         results = {}
         for s in reversed(STRATEGIES):       # window first: the reference for the check
             sub = vs[:limits.get(s, len(vs))]
-            t, res = run(engines[s], sub)
+            t, res = run(engines[s], sub, bool(a.mask))
             results[s] = res
             n = len(sub)
             rate = n / t

@@ -143,7 +143,7 @@ class ModelSession:
             "source": f"{s.source_package}=={s.source_version}",
             "weights_sha256": dict(s.weights_sha256), "licence": s.licence,
             "attribution": s.attribution, "exporter_version": s.exporter_version,
-            "providers": self.providers, "context": s.context,
+            "providers": self.providers, "precision": self.precision, "context": s.context,
         }
 
 
