@@ -52,3 +52,26 @@ def test_incremental_and_tiled_equal_window(shared_data, spliceai_onnx):
                 strands.add(b.strand)
                 n += 1
     assert strands == {"+", "-"} and n > 40 and masked_differs
+
+
+def test_incremental_equals_window_for_cispliceai(shared_data, cispliceai_onnx):
+    """The split graphs are written for every exported model: CI-SpliceAI's chain is exact too."""
+    d = shared_data / "grch38_chr21"
+    cfg = dict(model=str(cispliceai_onnx), reference=str(d / "chr21.fa.gz"),
+               annotation=str(d / "genes.grch38.spliceai.txt"))
+    window = Engine(EngineConfig(**cfg, strategy="window"))
+    inc = Engine(EngineConfig(**cfg, strategy="incremental"))
+    assert inc.split_model is not None
+    pos = 25585740
+    seq = window.genome.fetch("21", pos - 1, pos + 3)
+    vs = [Variant("21", pos + k, b, alt) for k, b in enumerate(seq) if b in "ACGT"
+          for alt in "ACGT" if alt != b] + _variants(d / "dbsnp_snvs.vcf", 29)
+    for mask in (False, True):
+        n = 0
+        for a, b in zip(inc.score(vs, mask=mask), window.score(vs, mask=mask)):
+            for s, t in zip(a.scores, b.scores):
+                np.testing.assert_allclose([s.ds_ag, s.ds_al, s.ds_dg, s.ds_dl],
+                                           [t.ds_ag, t.ds_al, t.ds_dg, t.ds_dl], atol=1e-5)
+                assert (s.dp_ag, s.dp_al, s.dp_dg, s.dp_dl) == (t.dp_ag, t.dp_al, t.dp_dg, t.dp_dl)
+                n += 1
+        assert n > 12
