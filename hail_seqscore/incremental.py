@@ -136,11 +136,11 @@ class SplitModel:
         x[:, 2 * h0] = np.stack(alts)
         h, s = self._stage(0, [x])
         for k in range(1, len(self.stages)):
-            hk, prev = self.halves[k], int(self.cum[k - 1])
-            lo = lambda q: q - int(self.cum[k]) - hk - prev   # noqa: E731  (index in stage k-1)
-            w = 2 * (int(self.cum[k]) + hk) + 1
-            h_in = np.stack([a[1 + 2 * (k - 1)][:, :, lo(q):lo(q) + w] for a, q in zip(acts, qs)])
-            s_in = np.stack([a[2 + 2 * (k - 1)][:, :, lo(q):lo(q) + w] for a, q in zip(acts, qs)])
+            hk, ck, prev = self.halves[k], int(self.cum[k]), int(self.cum[k - 1])
+            # inputs q ± (ck + hk), indexed in stage k-1's output (which starts at prev)
+            off, w = ck + hk + prev, 2 * (ck + hk) + 1
+            h_in = np.stack([a[2 * k - 1][:, :, q - off:q - off + w] for a, q in zip(acts, qs)])
+            s_in = np.stack([a[2 * k][:, :, q - off:q - off + w] for a, q in zip(acts, qs)])
             h_in[..., 2 * hk:2 * hk + h.shape[-1]] = h
             s_in[..., 2 * hk:2 * hk + s.shape[-1]] = s
             h, s = self._stage(k, [h_in, s_in])
