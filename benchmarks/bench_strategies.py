@@ -93,6 +93,8 @@ def main() -> int:
     ap.add_argument("--window-n", type=int, default=150, help="dense SNVs scored with 'window'")
     ap.add_argument("--sparse-n", type=int, default=None, help="first N of each sparse set "
                     "(default: all; for a quick check)")
+    ap.add_argument("--sets", default="sparse,dense",
+                    help="which sets to run: sparse, dense or both (default)")
     ap.add_argument("--mask", type=int, choices=(0, 1), default=0,
                     help="score masked (1) or raw (0, default) deltas; the original runs raw")
     ap.add_argument("--original", default=os.environ.get("SPLICEAI_BIN"))
@@ -110,6 +112,8 @@ def main() -> int:
             dense, {"tiled": a.tiled_n, "window": a.window_n},
             dense[::max(1, len(dense) // a.original_n)][:a.original_n]),
     }
+    wanted = set(a.sets.split(","))
+    sets = {k: v for k, v in sets.items() if k.split(":")[0] in wanted}
     base: dict[str, tuple[float, float, int]] = {}
     if a.original:
         with tempfile.TemporaryDirectory() as tmp:

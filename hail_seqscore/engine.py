@@ -22,7 +22,7 @@ from .encode import (gene_padding, layout, mask_outside, one_hot, reverse_comple
 from .errors import (ConfigError, InvalidVariantError, NearContigEndError, RefMismatchError,
                      RefTooLongError, SeqScoreError, UnsupportedVariantError)
 from .genome import Genome
-from .incremental import SnvJob, SplitModel, TileWork
+from .incremental import AltJob, SplitModel, TileWork
 from .models.registry import PRECISIONS
 from .models.session import ModelSession, get_session
 from .records import ErrorInfo, GeneScore, ScoreResult, Variant
@@ -32,6 +32,9 @@ from .variants import VariantKind, classify, validate
 
 MAX_DISTANCE = 4999   # SpliceAI's -D accepts 0..4999
 STRATEGIES = ("auto", "incremental", "tiled", "window")
+#: deletions longer than distance + this run as full ALT windows (the incremental cone of
+#: a longer one would reach past its REF tile)
+INCREMENTAL_MAX_REF = 1000
 #: tile positions whose REF activations after every trunk stage are held at once (6 stages ×
 #: h and s × 160 channels × 4 bytes ≈ 7.7 KB per position for 5 members: ≈ 0.5 GB)
 INCREMENTAL_POSITIONS = 64_000
@@ -186,18 +189,18 @@ class Engine:
         plans: dict[tuple, _Plan | ScoreResult] = {}
         windows: dict[tuple, tuple[str, str]] = {}
         needs: dict[TileGroup, list[tuple[int, int]]] = {}
-        snvs: dict[TileGroup, dict[tuple, SnvJob]] | None = {} if self.split_model else None
+        incs: dict[TileGroup, dict[tuple, AltJob]] | None = {} if self.split_model else None
         for v in variants:
             key = _key(v)
             if key in plans:
                 continue
             try:
-                plans[key] = self._plan(v, dist, spec.context, windows, needs, snvs)
+                plans[key] = self._plan(v, dist, spec.context, windows, needs, incs)
             except SeqScoreError as exc:
                 plans[key] = ScoreResult(v, error=ErrorInfo(exc.code, exc.message))
         tiles = self._add_tiles(needs, windows, spec.context)
         budget = self.config.batch_size * (spec.context + 2 * dist + 1)
-        preds = self._predict_snvs(snvs, tiles, windows, dist, budget) if snvs else {}
+        preds = self._predict_incremental(incs, tiles, windows, dist, budget) if incs else {}
         preds.update(self._predict(windows, budget=budget))
         cov = 2 * dist + 1
         acc, don = spec.channel("acceptor"), spec.channel("donor")
@@ -247,15 +250,15 @@ class Engine:
         fetch = lambda a, b: genome.fetch(group.contig, a, b)  # noqa: E731
         return lambda a, b: masked_span(fetch, clen, group, a, b)
 
-    def _predict_snvs(self, snvs: dict[TileGroup, dict[tuple, SnvJob]],
+    def _predict_incremental(self, incs: dict[TileGroup, dict[tuple, AltJob]],
                       tiles: dict[TileGroup, list[tuple[int, int]]],
                       windows: dict[tuple, tuple[str, str]], dist: int,
                       budget: int) -> dict[tuple, np.ndarray]:
-        """REF tiles holding SNVs and those SNVs' ALTs, on the split graphs (the tiles are
+        """REF tiles holding SNVs or indels and their ALTs, on the split graphs (the tiles are
         taken out of ``windows``).  Predictions in forward-strand order."""
         work: list[TileWork] = []
-        for group, jobs in snvs.items():
-            per_tile: dict[tuple[int, int], list[SnvJob]] = {}
+        for group, jobs in incs.items():
+            per_tile: dict[tuple[int, int], list[AltJob]] = {}
             for job in jobs.values():
                 per_tile.setdefault(find_tile(tiles[group], job.pos0 - dist, job.pos0 + dist + 1),
                                     []).append(job)
@@ -265,7 +268,7 @@ class Engine:
                 work.append(TileWork(key, seq, group.strand, tile, tile_jobs))
         out: dict[tuple, np.ndarray] = {}
         minus = {t.key for t in work if t.strand == "-"} | {
-            j.key for t in work if t.strand == "-" for j in t.snvs}
+            j.key for t in work if t.strand == "-" for j in t.jobs}
         batch: list[TileWork] = []
         for n, tile in enumerate(work):
             batch.append(tile)
@@ -281,7 +284,7 @@ class Engine:
     def _plan(self, v: Variant, dist: int, context: int,
               windows: dict[tuple, tuple[str, str]],
               needs: dict[TileGroup, list[tuple[int, int]]],
-              snvs: dict[TileGroup, dict[tuple, SnvJob]] | None = None) -> _Plan | ScoreResult:
+              incs: dict[TileGroup, dict[tuple, AltJob]] | None = None) -> _Plan | ScoreResult:
         if not isinstance(v, Variant):
             raise InvalidVariantError(f"expected a Variant, got {type(v).__name__}")
         v = validate(v)
@@ -327,8 +330,10 @@ class Engine:
             need = (group, v.start - dist, v.start + dist + 1)
             needs.setdefault(group, []).append(need[1:])
             alt_key = (contig, v.pos, lay.wid, pad, gene.strand, v.ref, v.alt)
-            if snvs is not None and kind is VariantKind.SNV:
-                snvs.setdefault(group, {})[alt_key] = SnvJob(alt_key, v.start, v.alt)
+            if incs is not None and (kind is VariantKind.SNV or (
+                    kind in (VariantKind.INSERTION, VariantKind.DELETION)
+                    and len(v.ref) <= dist + INCREMENTAL_MAX_REF)):
+                incs.setdefault(group, {})[alt_key] = AltJob(alt_key, v.start, len(v.ref), v.alt)
             elif alt_key not in windows:
                 windows[alt_key] = (splice_alt(mask_outside(seq, pad), lay.centre, len(v.ref),
                                                v.alt), gene.strand)
