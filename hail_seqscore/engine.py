@@ -59,7 +59,7 @@ class EngineConfig:
     pad_edges: bool = False       # N-pad windows that run off a contig end (SpliceAI skips them)
     score_complex: bool = False   # score MNVs / complex indels (SpliceAI writes '.')
     # "window": a REF and an ALT window per variant; "tiled": nearby variants share REF tiles;
-    # "incremental": tiled, and SNV ALTs reuse the tile's trunk activations (needs the split
+    # "incremental": tiled, and SNV/indel ALTs reuse the tile's stage activations (needs the split
     # graphs that `seqscore export` writes); "auto": incremental where the split graphs exist,
     # else tiled
     strategy: str = "auto"
@@ -145,7 +145,8 @@ class Engine:
 
     @property
     def split_model(self) -> SplitModel | None:
-        """The trunk/head graphs for incremental SNV inference, when the strategy uses them."""
+        """The trunk-stage/head graphs for incremental ALT inference, when the strategy uses
+        them."""
         if self._split is False:
             c = self.config
             split = None

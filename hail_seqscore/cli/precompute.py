@@ -35,7 +35,7 @@ def add_parser(sub) -> None:
     p.add_argument("--strategy", choices=("auto", "tiled", "incremental", "window"),
                    default="auto",
                    help="auto (default): incremental where the split graphs exist, else tiled; "
-                        "tiled: REF tiles shared by nearby SNVs; incremental: tiled, and each SNV "
+                        "tiled: REF tiles shared by nearby SNVs; incremental: tiled, and each "
                         "ALT recomputed only inside its cone; window: one REF and ALT each. "
                         "Scores are identical")
     p.add_argument("--batch-size", type=int, default=64, help="windows per model call")

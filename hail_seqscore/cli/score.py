@@ -60,8 +60,8 @@ def add_parser(sub) -> None:
     p.add_argument("--strategy", choices=("auto", "tiled", "incremental", "window"),
                    default="auto",
                    help="how windows are shared (all exact): tiled = nearby variants share "
-                        "REF passes; incremental = tiled + SNV ALT passes reuse the REF "
-                        "activations outside the variant's cone; window = one REF and one ALT "
+                        "REF passes; incremental = tiled + SNV and indel ALT passes reuse the "
+                        "REF activations outside the variant's cone; window = one REF and one ALT "
                         "window per variant; auto (default) = incremental where the split "
                         "graphs exist, else tiled")
     p.add_argument("--pad-edges", action="store_true",
