@@ -231,7 +231,7 @@ def export_model(name: str, out: str | os.PathLike | None = None, *,
     """Export known model ``name`` (all members averaged, or just ``members``) to ``out``
     (default ``registry.default_model_path(name)``); weights from ``source`` or the pinned
     wheel.  Returns status ``"up to date"`` without work when the file already matches.
-    With ``split`` (the default) the trunk and head graphs for incremental ALT inference are
+    With ``split`` (the default) the trunk-stage and head graphs for incremental ALT inference are
     written beside it (``NAME.trunk0.onnx`` … and ``NAME.head.onnx``, see :mod:`export.split`).
     With ``fp16``, half-precision copies of every file are written too (``NAME.fp16.onnx``,
     ``NAME.fp16.trunk0.onnx`` …; see :mod:`export.precision`)."""

@@ -155,7 +155,7 @@ class Engine:
                                         threads=c.threads, precision=c.precision)
                 if split is None and c.strategy == "incremental":
                     raise ConfigError(
-                        f"strategy 'incremental' needs the trunk/head graphs beside "
+                        f"strategy 'incremental' needs the trunk-stage/head graphs beside "
                         f"{self.session.path}; re-export with `seqscore export`")
             self._split = split
         return self._split  # type: ignore[return-value]
