@@ -32,25 +32,22 @@ def to_fp16(model):
             for attr in node.attribute:
                 if attr.name == "to" and attr.i == TensorProto.FLOAT:
                     attr.i = TensorProto.FLOAT16
-    casts_in = []
-    for inp in g.input:
-        if inp.type.tensor_type.elem_type != TensorProto.FLOAT:
-            continue
-        half = inp.name + "_fp16"
+
+    def fp16_name(name: str) -> str:
+        """Point every use (and the producer) of tensor ``name`` at ``name_fp16``."""
+        half = name + "_fp16"
         for node in g.node:
-            node.input[:] = [half if n == inp.name else n for n in node.input]
-        casts_in.append(helper.make_node("Cast", [inp.name], [half], to=TensorProto.FLOAT16,
-                                         name=half + "_cast"))
-    casts_out = []
-    for out in g.output:
-        if out.type.tensor_type.elem_type != TensorProto.FLOAT:
-            continue
-        half = out.name + "_fp16"
-        for node in g.node:
-            node.output[:] = [half if n == out.name else n for n in node.output]
-            node.input[:] = [half if n == out.name else n for n in node.input]
-        casts_out.append(helper.make_node("Cast", [half], [out.name], to=TensorProto.FLOAT,
-                                          name=out.name + "_cast"))
+            node.input[:] = [half if n == name else n for n in node.input]
+            node.output[:] = [half if n == name else n for n in node.output]
+        return half
+
+    def floats(values) -> list[str]:
+        return [v.name for v in values if v.type.tensor_type.elem_type == TensorProto.FLOAT]
+
+    casts_in = [helper.make_node("Cast", [n], [fp16_name(n)], to=TensorProto.FLOAT16,
+                                 name=n + "_to_fp16") for n in floats(g.input)]
+    casts_out = [helper.make_node("Cast", [fp16_name(n)], [n], to=TensorProto.FLOAT,
+                                  name=n + "_to_fp32") for n in floats(g.output)]
     nodes = casts_in + list(g.node) + casts_out
     del g.node[:]
     g.node.extend(nodes)
