@@ -17,7 +17,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -141,25 +141,15 @@ def _torch_to_onnx(module, path: Path, io: dict | None = None, dummies: tuple | 
         )
 
 
-def write_onnx(module, out: Path, metadata: dict[str, str], io: dict | None = None,
-               dummies: tuple | None = None) -> None:
-    """Export ``module``, attach ``metadata``, check, and move into place atomically."""
-    import onnx  # noqa: PLC0415
-
+def _replace_atomically(out: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``out``, then move it into place with the
+    usual file mode; nothing is left behind on failure."""
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        _torch_to_onnx(module, tmp, io, dummies)
-        model = onnx.load(str(tmp))
-        del model.metadata_props[:]
-        for key, value in sorted(metadata.items()):
-            entry = model.metadata_props.add()
-            entry.key, entry.value = key, value
-        model.producer_name, model.producer_version = "hail-seqscore", __version__
-        onnx.checker.check_model(model)
-        onnx.save(model, str(tmp))
+        write(tmp)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
@@ -167,6 +157,29 @@ def write_onnx(module, out: Path, metadata: dict[str, str], io: dict | None = No
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _set_metadata(model, metadata: dict[str, str]) -> None:
+    del model.metadata_props[:]
+    for key, value in sorted(metadata.items()):
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    model.producer_name, model.producer_version = "hail-seqscore", __version__
+
+
+def write_onnx(module, out: Path, metadata: dict[str, str], io: dict | None = None,
+               dummies: tuple | None = None) -> None:
+    """Export ``module``, attach ``metadata``, check, and move into place atomically."""
+    import onnx  # noqa: PLC0415
+
+    def write(tmp: Path) -> None:
+        _torch_to_onnx(module, tmp, io, dummies)
+        model = onnx.load(str(tmp))
+        _set_metadata(model, metadata)
+        onnx.checker.check_model(model)
+        onnx.save(model, str(tmp))
+
+    _replace_atomically(out, write)
 
 
 def _write_split(members: list, parts: tuple[list[Path], Path], meta: dict[str, str]) -> None:
@@ -200,22 +213,10 @@ def _write_fp16(src: Path, dst: Path) -> None:
 
     from .precision import to_fp16  # noqa: PLC0415
 
-    model = to_fp16(onnx.load(str(src)))
+    model = to_fp16(onnx.load(str(src)))   # checked there
     meta = {p.key: p.value for p in model.metadata_props}
-    meta[PREFIX + "precision"] = "fp16"
-    del model.metadata_props[:]
-    for k, v in meta.items():
-        model.metadata_props.add(key=k, value=v)
-    fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        onnx.save(model, str(tmp))
-        os.chmod(tmp, src.stat().st_mode & 0o777)
-        os.replace(tmp, dst)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    _set_metadata(model, {**meta, PREFIX + "precision": "fp16"})
+    _replace_atomically(dst, lambda tmp: onnx.save(model, str(tmp)))
 
 
 def _n_stages() -> int:
@@ -247,9 +248,15 @@ def export_model(name: str, out: str | os.PathLike | None = None, *,
     half = registry.precision_path(out, "fp16")
     half_parts = registry.split_paths(half, _n_stages())
     halves = ([half, *half_parts[0], half_parts[1]] if want_split else [half]) if fp16 else []
-    if not force and all(p.is_file() and stored_fingerprint(p) == fp
-                         for p in files_out + halves):
-        return ExportResult(out, "up to date", time.perf_counter() - start, sel)
+    def fresh(paths: list[Path]) -> bool:
+        return all(p.is_file() and stored_fingerprint(p) == fp for p in paths)
+
+    if not force and fresh(files_out):
+        if fresh(halves):
+            return ExportResult(out, "up to date", time.perf_counter() - start, sel)
+        for src, dst in zip(files_out, halves):   # only the fp16 copies are missing
+            _write_fp16(src, dst)
+        return ExportResult(out, "exported", time.perf_counter() - start, sel)
     files = weight_files(km, source)
     graphs = member_graphs(files)
     if len(graphs) != n_members:
@@ -263,8 +270,8 @@ def export_model(name: str, out: str | os.PathLike | None = None, *,
     write_onnx(ensemble, out, meta)
     if want_split:
         _write_split(list(ensemble.members), parts, meta)
-        stale = out.with_name(out.name[:-5] + ".trunk.onnx")   # the single trunk of revision 2
-        if out.name.endswith(".onnx") and stale.is_file():
+        stale = registry.sibling(out, ".trunk")   # the single trunk of revision 2
+        if stale.is_file():
             stale.unlink()
     for src, dst in zip(files_out, halves):
         _write_fp16(src, dst)

@@ -80,6 +80,30 @@ def reverse_complement(x: np.ndarray) -> np.ndarray:
     return x[..., ::-1, ::-1]
 
 
+def one_hot_oriented(seq: str, strand: str, alphabet: str = "ACGT",
+                     n_value: float = 0.0) -> np.ndarray:
+    """``one_hot(seq)`` in model orientation: reverse-complemented for minus-strand genes."""
+    x = one_hot(seq, alphabet, n_value)
+    return reverse_complement(x) if strand == "-" else x
+
+
+def length_batches(keys: list, lengths: list[int], budget: int, slack: float = 1.05):
+    """Consecutive runs of ``keys`` (sorted by length) whose padded size fits ``budget`` and
+    whose lengths differ by at most ``slack`` (padding is computed, so it must stay small).
+    An item larger than ``budget`` forms a batch of its own."""
+    batch: list = []
+    first = 0
+    for k, n in zip(keys, lengths):
+        if batch and (n * (len(batch) + 1) > budget or n > first * slack):
+            yield batch
+            batch = []
+        if not batch:
+            first = n
+        batch.append(k)
+    if batch:
+        yield batch
+
+
 def stack_padded(arrays: list[np.ndarray], n_value: float = 0.0) -> np.ndarray:
     """Right-pad ``[L_i, 4]`` arrays with N to one length and stack them.
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import __version__
 from .annotation import GeneTable, load_annotation
-from .encode import (gene_padding, layout, mask_outside, one_hot, reverse_complement,
+from .encode import (gene_padding, layout, length_batches, mask_outside, one_hot_oriented,
                      splice_alt, stack_padded)
 from .errors import (ConfigError, InvalidVariantError, NearContigEndError, RefMismatchError,
                      RefTooLongError, SeqScoreError, UnsupportedVariantError)
@@ -252,9 +252,9 @@ class Engine:
         return lambda a, b: masked_span(fetch, clen, group, a, b)
 
     def _predict_incremental(self, incs: dict[TileGroup, dict[tuple, AltJob]],
-                      tiles: dict[TileGroup, list[tuple[int, int]]],
-                      windows: dict[tuple, tuple[str, str]], dist: int,
-                      budget: int) -> dict[tuple, np.ndarray]:
+                             tiles: dict[TileGroup, list[tuple[int, int]]],
+                             windows: dict[tuple, tuple[str, str]], dist: int,
+                             budget: int) -> dict[tuple, np.ndarray]:
         """REF tiles holding SNVs or indels and their ALTs, on the split graphs (the tiles are
         taken out of ``windows``).  Predictions in forward-strand order."""
         work: list[TileWork] = []
@@ -270,16 +270,10 @@ class Engine:
         out: dict[tuple, np.ndarray] = {}
         minus = {t.key for t in work if t.strand == "-"} | {
             j.key for t in work if t.strand == "-" for j in t.jobs}
-        batch: list[TileWork] = []
-        for n, tile in enumerate(work):
-            batch.append(tile)
-            if n + 1 < len(work) and sum(len(t.seq) for t in batch) + len(work[n + 1].seq) \
-                    <= INCREMENTAL_POSITIONS:
-                continue
+        for batch in _position_batches(work, INCREMENTAL_POSITIONS):
             preds = self.split_model.run_tiles(batch, dist, self.session.spec, budget)
             for key, y in preds.items():
                 out[key] = y[::-1] if key in minus else y
-            batch = []
         return out
 
     def _plan(self, v: Variant, dist: int, context: int,
@@ -352,12 +346,8 @@ class Engine:
         spec = session.spec
         order = sorted(windows, key=lambda k: len(windows[k][0]))
         out: dict[tuple, np.ndarray] = {}
-        for keys in _batches(order, [len(windows[k][0]) for k in order], budget):
-            arrays = []
-            for k in keys:
-                seq, strand = windows[k]
-                x = one_hot(seq, spec.alphabet, spec.n_value)
-                arrays.append(reverse_complement(x) if strand == "-" else x)
+        for keys in length_batches(order, [len(windows[k][0]) for k in order], budget):
+            arrays = [one_hot_oriented(*windows[k], spec.alphabet, spec.n_value) for k in keys]
             y = session.predict(stack_padded(arrays, spec.n_value))
             for j, k in enumerate(keys):
                 n = len(windows[k][0]) - spec.context
@@ -366,18 +356,17 @@ class Engine:
         return out
 
 
-def _batches(keys: list, lengths: list[int], budget: int, slack: float = 1.05):
-    """Consecutive runs of ``keys`` (sorted by length) whose padded size fits ``budget`` and
-    whose lengths differ by at most ``slack`` (padding is computed, so it must stay small)."""
-    batch: list = []
-    first = 0
-    for k, n in zip(keys, lengths):
-        if batch and (n * (len(batch) + 1) > budget or n > first * slack):
+def _position_batches(work: list[TileWork], limit: int):
+    """Consecutive runs of tiles whose sequences add up to at most ``limit`` positions (a
+    longer tile forms a run of its own)."""
+    batch: list[TileWork] = []
+    size = 0
+    for tile in work:
+        if batch and size + len(tile.seq) > limit:
             yield batch
-            batch = []
-        if not batch:
-            first = n
-        batch.append(k)
+            batch, size = [], 0
+        batch.append(tile)
+        size += len(tile.seq)
     if batch:
         yield batch
 

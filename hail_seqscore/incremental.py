@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import numpy as np
 
-from .encode import one_hot, reverse_complement, stack_padded
+from .encode import length_batches, one_hot_oriented, stack_padded
 from .errors import ModelFormatError
 from .models.registry import split_paths
 from .models.session import ModelSession, get_session
@@ -82,26 +82,23 @@ class SplitModel:
     def _head(self, h: np.ndarray, s: np.ndarray) -> np.ndarray:
         return self.head.run(["y"], {"h": h, "s": s})[0]
 
-    # ---- REF tiles and SNV ALTs ----------------------------------------------------------
+    # ---- REF tiles and their ALTs ------------------------------------------------------
     def run_tiles(self, tiles: list["TileWork"], distance: int, spec,
                   budget: int) -> dict[tuple, np.ndarray]:
-        """REF predictions of each tile and ALT predictions of its SNVs, in model orientation.
+        """REF predictions of each tile and ALT predictions of its variants, in model
+        orientation.
 
         Tiles of similar length share stage/head calls (right-padded with N, which changes no
-        kept output); all SNVs of the tiles are batched ``CHUNK`` at a time."""
+        kept output); variants with the same REF and ALT lengths are batched ``CHUNK`` at a
+        time."""
         if self.trunk_half + self.head_half != spec.context // 2:
-            raise ModelFormatError(f"split graphs lose {self.trunk_half} + {self.head_half} positions "
-                             f"per side, the model {spec.context // 2}")
+            raise ModelFormatError(f"split graphs lose {self.trunk_half} + {self.head_half} "
+                                   f"positions per side, the model {spec.context // 2}")
         out: dict[tuple, np.ndarray] = {}
         acts: dict[int, list[np.ndarray]] = {}   # id(tile) -> [x, h_0, s_0, h_1, s_1, ...]
         tiles = sorted(tiles, key=lambda t: len(t.seq))
-        i = 0
-        while i < len(tiles):          # the stage chain and head over REF tiles, by length
-            j, first = i, len(tiles[i].seq)
-            while (j < len(tiles) and len(tiles[j].seq) <= first * 1.05
-                   and len(tiles[j].seq) * (j - i + 1) <= max(budget, first)):
-                j += 1
-            group = tiles[i:j]
+        # the stage chain and head over REF tiles, batched by length
+        for group in length_batches(tiles, [len(t.seq) for t in tiles], budget):
             x = stack_padded([_encode(t.seq, t.strand, spec) for t in group], spec.n_value)
             per_stage = []
             h, s = self._stage(0, [x])
@@ -118,7 +115,6 @@ class SplitModel:
                     stored += [hk[b, :, :, :n - 2 * c], sk[b, :, :, :n - 2 * c]]
                 acts[id(t)] = stored
                 out[t.key] = y[b, :n - spec.context]
-            i = j
         half = spec.context // 2
         by_shape: dict[tuple[int, int], list] = {}
         for t in tiles:
@@ -205,5 +201,4 @@ class TileWork:
 
 
 def _encode(seq: str, strand: str, spec) -> np.ndarray:
-    x = one_hot(seq, spec.alphabet, spec.n_value)
-    return reverse_complement(x) if strand == "-" else x
+    return one_hot_oriented(seq, strand, spec.alphabet, spec.n_value)

@@ -19,6 +19,7 @@ from typing import Sequence
 
 from .. import __version__
 from ..errors import SeqScoreError
+from ..models.registry import PRECISIONS
 
 PRECISION_HELP = ("fp32 (default, exact), tf32 (TF32 convolutions; needs a CUDA GPU) or fp16 "
                   "(the copies `seqscore export MODEL --fp16` writes); reduced precision "
@@ -26,7 +27,7 @@ PRECISION_HELP = ("fp32 (default, exact), tf32 (TF32 convolutions; needs a CUDA 
 
 
 def add_precision(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--precision", choices=("fp32", "tf32", "fp16"), default="fp32",
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help=PRECISION_HELP)
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from ..engine import Engine, EngineConfig
+from ..engine import STRATEGIES, Engine, EngineConfig
 from ..errors import ConfigError
 from ..precompute import parse_region, precompute, read_bed
 from ..progress import Progress
@@ -32,7 +32,7 @@ def add_parser(sub) -> None:
     p.add_argument("-M", dest="mask", type=int, choices=(0, 1), default=0,
                    help="1 = masked scores, as in the *.masked.* files (default 0 = raw)")
     p.add_argument("--model", default="spliceai", help="model name or .onnx path")
-    p.add_argument("--strategy", choices=("auto", "tiled", "incremental", "window"),
+    p.add_argument("--strategy", choices=STRATEGIES,
                    default="auto",
                    help="auto (default): incremental where the split graphs exist, else tiled; "
                         "tiled: REF tiles shared by nearby SNVs; incremental: tiled, and each "

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from ..engine import MAX_DISTANCE, Engine, EngineConfig
+from ..engine import MAX_DISTANCE, STRATEGIES, Engine, EngineConfig
 from ..progress import Progress
 from ..vcf import annotate_vcf, count_records
 from . import add_precision
@@ -57,7 +57,7 @@ def add_parser(sub) -> None:
                    help="onnxruntime intra-op threads (default: all cores)")
     p.add_argument("--chunk-size", type=int, default=512,
                    help="VCF records read and scored together (default: 512)")
-    p.add_argument("--strategy", choices=("auto", "tiled", "incremental", "window"),
+    p.add_argument("--strategy", choices=STRATEGIES,
                    default="auto",
                    help="how windows are shared (all exact): tiled = nearby variants share "
                         "REF passes; incremental = tiled + SNV and indel ALT passes reuse the "

@@ -131,13 +131,17 @@ def default_model_path(name: str) -> Path:
     return models_dir() / f"{name}.onnx"
 
 
+def sibling(path: str | os.PathLike, suffix: str) -> Path:
+    """``NAME.onnx`` → ``NAME{suffix}.onnx`` in the same folder (a file exported beside it)."""
+    p = Path(path)
+    stem = p.name[:-5] if p.name.endswith(".onnx") else p.name
+    return p.with_name(f"{stem}{suffix}.onnx")
+
+
 def split_paths(path: str | os.PathLike, n_stages: int) -> tuple[list[Path], Path]:
     """The trunk-stage and head graphs exported beside a model (``NAME.trunk0.onnx`` …
     ``NAME.trunk{n_stages-1}.onnx``, ``NAME.head.onnx``), used for incremental ALT inference."""
-    p = Path(path)
-    stem = p.name[:-5] if p.name.endswith(".onnx") else p.name
-    return ([p.with_name(f"{stem}.trunk{i}.onnx") for i in range(n_stages)],
-            p.with_name(stem + ".head.onnx"))
+    return [sibling(path, f".trunk{i}") for i in range(n_stages)], sibling(path, ".head")
 
 
 #: "fp32" (the default, exact), "tf32" (fp32 graphs, TensorFloat-32 convolutions on a CUDA GPU),
@@ -148,10 +152,7 @@ PRECISIONS = ("fp32", "tf32", "fp16")
 def precision_path(path: str | os.PathLike, precision: str) -> Path:
     """The graph file to load for ``precision``: ``NAME.fp16.onnx`` for fp16, else ``path``."""
     p = Path(path)
-    if precision != "fp16" or ".fp16." in p.name:
-        return p
-    stem = p.name[:-5] if p.name.endswith(".onnx") else p.name
-    return p.with_name(stem + ".fp16.onnx")
+    return p if precision != "fp16" or ".fp16." in p.name else sibling(p, ".fp16")
 
 
 _SPLIT_PART = re.compile(r".*\.(trunk\d*|head)\.onnx$")
