@@ -210,4 +210,8 @@ def _write_chunk(chunk: list, out, score: ScoreFn, summary: RunSummary,
             summary.records_annotated += 1
         if flag_skipped and skipped:
             rec.info[SKIP_FIELD] = skipped
+        if rec.chrom not in out.header.contigs:
+            # a contig the input header never declared (htslib reads it with a warning): declare
+            # it in the output header too, or pysam cannot write the record
+            out.header.add_line(f"##contig=<ID={rec.chrom}>")
         out.write(rec)

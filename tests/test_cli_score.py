@@ -77,6 +77,24 @@ def test_flag_skipped_adds_reason(world, tmp_path):
     assert "CONTIG_NOT_FOUND" in info["nocontig"]
 
 
+def test_contig_missing_from_header_and_reference_is_written_with_its_reason(world, tmp_path,
+                                                                             capsys):
+    s = world["seq"]
+    vcf = tmp_path / "undeclared.vcf"
+    vcf.write_text(HEADER + f"chr1\t800\tfirst\t{s[799]}\t{other_base(s[799])}\t.\t.\t.\n"
+                   "chrZZ\t100\tundeclared\tA\tG\t.\t.\t.\n"
+                   f"chr1\t810\tlast\t{s[809]}\t{other_base(s[809])}\t.\t.\t.\n")
+    out = tmp_path / "undeclared.out.vcf"
+    # chunk size 1: the undeclared contig arrives after the output header was written
+    args = ["score", "-I", str(vcf), "-R", world["ref"], "-A", world["genes"], "--model",
+            world["model"], "-D", "20", "-O", str(out), "--flag-skipped", "--chunk-size", "1"]
+    assert main(args) == 0
+    info = {r[2]: r[7] for r in _records(out.read_text())}
+    assert list(info) == ["first", "undeclared", "last"]
+    assert "CONTIG_NOT_FOUND" in info["undeclared"] and "SpliceAI=" in info["last"]
+    assert "CONTIG_NOT_FOUND: 1" in capsys.readouterr().err
+
+
 def test_stdout_is_pure_vcf_and_gz_is_bgzip(world, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "hail_seqscore", *_args(world, "-O", "-")],
                           capture_output=True, text=True, timeout=120)
