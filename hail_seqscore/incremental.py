@@ -22,6 +22,7 @@ for an SNV; the head dominates).  Everything here works in model orientation
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import accumulate
 import numpy as np
 
 from .encode import length_batches, one_hot_oriented, stack_padded
@@ -50,8 +51,8 @@ class SplitModel:
         self.stages, self.head = stages, head
         self.halves = [int(h) for h in head.metadata[PREFIX + "stage_halves"].split(",")]
         self.head_half = int(head.metadata[PREFIX + "head_half"])
-        self.cum = list(np.cumsum(self.halves))           # C_k
-        self.trunk_half = int(self.cum[-1])
+        self.cum = list(accumulate(self.halves))          # C_k
+        self.trunk_half = self.cum[-1]
         if len(self.halves) != len(stages):
             raise ModelFormatError(f"{head.path}: {len(self.halves)} trunk stages declared, "
                              f"{len(stages)} found")
@@ -149,7 +150,7 @@ class SplitModel:
                       for a, q, alt in zip(acts, qs, alts)])
         h, s = self._stage(0, [x])
         for k in range(1, len(self.stages)):
-            ck, hk, prev = int(self.cum[k]), self.halves[k], int(self.cum[k - 1])
+            ck, hk, prev = self.cum[k], self.halves[k], self.cum[k - 1]
             h_in, s_in = [], []
             for b, (a, q) in enumerate(zip(acts, qs)):
                 lo, hi = q - ck - hk, q + n_alt - 1 + ck + hk
