@@ -58,6 +58,15 @@ class RefTooLongError(SeqScoreError, ValueError):
     exit_code = 65
 
 
+class AlleleTooLongError(SeqScoreError, ValueError):
+    """REF or ALT longer than the engine's cap (``EngineConfig.max_allele_length``): bounded
+    work per variant, so one 100-kb insertion cannot take gigabytes."""
+
+    code = "ALLELE_TOO_LONG"
+    http_status = 422
+    exit_code = 65
+
+
 class UnsupportedVariantError(SeqScoreError, ValueError):
     """Symbolic, ``*``/``.`` or (in parity mode) MNV/complex alleles."""
 
@@ -93,6 +102,39 @@ class ReferenceUnavailableError(SeqScoreError, OSError):
     code = "REFERENCE_UNAVAILABLE"
     http_status = 500
     exit_code = 66
+
+
+class ReferenceFormatError(InputFormatError):
+    """The reference exists but is not a FASTA (or is plain gzip, which cannot be indexed)."""
+
+    code = "REFERENCE_FORMAT"
+    http_status = 500
+
+
+class InputUnreadableError(SeqScoreError, OSError):
+    """An input file (VCF, gene table, token, BED) is missing, a directory or unreadable."""
+
+    code = "INPUT_UNREADABLE"
+    http_status = 500
+    exit_code = 66
+
+
+# ---- outputs ----------------------------------------------------------------------------------
+class OutputError(SeqScoreError, OSError):
+    """The output cannot be written (disk full, permission, a closed pipe); nothing that looks
+    complete is left behind."""
+
+    code = "OUTPUT_ERROR"
+    http_status = 500
+    exit_code = 74      # EX_IOERR (sysexits.h)
+
+
+class OutputIsInputError(SeqScoreError, ValueError):
+    """The output path names the input file (same path, a link to it, or the same inode)."""
+
+    code = "OUTPUT_IS_INPUT"
+    http_status = 400
+    exit_code = 64
 
 
 # ---- models -----------------------------------------------------------------------------------
@@ -194,8 +236,10 @@ ERROR_CLASSES = {
     cls.code: cls
     for cls in (
         SeqScoreError, InvalidVariantError, ContigNotFoundError, RefMismatchError,
-        NearContigEndError, RefTooLongError, UnsupportedVariantError, NoGeneError,
-        InputFormatError, AnnotationError, ReferenceUnavailableError, UnknownModelError,
+        NearContigEndError, RefTooLongError, AlleleTooLongError, UnsupportedVariantError,
+        NoGeneError, InputFormatError, AnnotationError, ReferenceUnavailableError,
+        ReferenceFormatError, InputUnreadableError, OutputError, OutputIsInputError,
+        UnknownModelError,
         ModelNotInstalledError, ModelFormatError, WeightChecksumError, WeightMappingError,
         NetworkUnavailableError, ConfigError, CacheProvenanceError, RequestError,
         PayloadTooLargeError, UnauthorizedError, ServiceBusyError,
