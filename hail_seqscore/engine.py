@@ -19,8 +19,8 @@ from . import __version__
 from .annotation import GeneTable, load_annotation
 from .encode import (gene_padding, layout, length_batches, mask_outside, one_hot_oriented,
                      splice_alt, stack_padded)
-from .errors import (ConfigError, InvalidVariantError, NearContigEndError, RefMismatchError,
-                     RefTooLongError, SeqScoreError, UnsupportedVariantError)
+from .errors import (AlleleTooLongError, ConfigError, InvalidVariantError, NearContigEndError,
+                     RefMismatchError, RefTooLongError, SeqScoreError, UnsupportedVariantError)
 from .genome import Genome
 from .incremental import AltJob, SplitModel, TileWork
 from .models.registry import PRECISIONS
@@ -66,9 +66,16 @@ class EngineConfig:
     # "fp32" (default, exact), "tf32" (TF32 convolutions on a CUDA GPU) or "fp16" (the
     # half-precision graphs of `seqscore export --fp16`); see models/session.py
     precision: str = "fp32"
+    # longest REF or ALT scored, in bases; longer alleles get ALLELE_TOO_LONG before any
+    # sequence is fetched or encoded (bounded work per variant: an ALT window grows with the
+    # ALT's length).  None = the model's context (10,000 bp for SpliceAI).
+    max_allele_length: int | None = None
 
     def __post_init__(self):
         check_distance(self.distance)
+        m = self.max_allele_length
+        if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
+            raise ConfigError(f"max_allele_length must be an integer >= 1, got {m!r}")
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) \
                 or self.batch_size < 1:
             raise ConfigError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
@@ -286,6 +293,7 @@ class Engine:
         kind = classify(v.ref, v.alt)
         if kind is VariantKind.SYMBOLIC:
             raise UnsupportedVariantError(f"{v}: ALT {v.alt!r} is symbolic or missing; not scored")
+        self._check_lengths(v, context)
         genome = self.genome
         contig = genome.resolve(v.contig)
         contig_len = genome.length(contig)
@@ -334,6 +342,22 @@ class Engine:
                                                v.alt), gene.strand)
             plan.slots.append(_Job(gene.name, gene.strand, need, alt_key, d_boundary))
         return plan
+
+    def max_allele_length(self, context: int | None = None) -> int:
+        """The longest REF or ALT scored (the configured cap, else the model's context)."""
+        cap = self.config.max_allele_length
+        if cap is not None:
+            return cap
+        return self.session.spec.context if context is None else context
+
+    def _check_lengths(self, v: Variant, context: int) -> None:
+        cap = self.max_allele_length(context)
+        longest = max(len(v.ref), len(v.alt))
+        if longest > cap:
+            which = "REF" if len(v.ref) >= len(v.alt) else "ALT"
+            raise AlleleTooLongError(
+                f"{v}: {which} is {longest:,} bp, longer than the cap of {cap:,} bp "
+                f"(the model's window; --max-allele-length raises it); not scored")
 
     def _predict(self, windows: dict[tuple, tuple[str, str]], *,
                  budget: int) -> dict[tuple, np.ndarray]:

@@ -10,6 +10,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def abbreviate(allele: object, limit: int = 20) -> str:
+    """An allele for messages: alleles longer than ``limit`` show their first bases and length
+    (so an error about a 100-kb insertion stays one short line)."""
+    text = allele if isinstance(allele, str) else repr(allele)
+    if len(text) <= limit:
+        return text
+    return f"{text[:10]}…({len(text):,} bp)"
+
+
 @dataclass(frozen=True, slots=True)
 class Variant:
     """One ALT allele at one site. ``pos`` is 1-based, as in VCF."""
@@ -34,7 +43,7 @@ class Variant:
         return self.pos - 1 + len(self.ref)
 
     def __str__(self) -> str:
-        return f"{self.contig}:{self.pos}:{self.ref}>{self.alt}"
+        return f"{self.contig}:{self.pos}:{abbreviate(self.ref)}>{abbreviate(self.alt)}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"chrom": self.contig, "pos": self.pos, "ref": self.ref, "alt": self.alt}

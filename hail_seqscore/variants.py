@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Any, Mapping
 
 from .errors import InvalidVariantError
-from .records import Variant
+from .records import Variant, abbreviate
 
 _BASES = re.compile(r"^[ACGTN]+$", re.IGNORECASE)
 
@@ -55,11 +55,12 @@ def validate(v: Variant) -> Variant:
     if isinstance(v.pos, bool) or not isinstance(v.pos, int) or v.pos < 1:
         raise InvalidVariantError(f"{v}: pos must be an integer >= 1 (1-based), got {v.pos!r}")
     if not isinstance(v.ref, str) or not _BASES.match(v.ref):
-        raise InvalidVariantError(f"{v}: ref must be bases A/C/G/T/N, got {v.ref!r}")
+        raise InvalidVariantError(f"{v}: ref must be bases A/C/G/T/N, got {abbreviate(v.ref)!r}")
     if not isinstance(v.alt, str) or not v.alt:
-        raise InvalidVariantError(f"{v}: alt must be a non-empty string, got {v.alt!r}")
+        raise InvalidVariantError(f"{v}: alt must be a non-empty string, got {abbreviate(v.alt)!r}")
     if not is_symbolic(v.alt) and not _BASES.match(v.alt):
-        raise InvalidVariantError(f"{v}: alt must be bases A/C/G/T/N or symbolic, got {v.alt!r}")
+        raise InvalidVariantError(
+            f"{v}: alt must be bases A/C/G/T/N or symbolic, got {abbreviate(v.alt)!r}")
     if v.ref != v.ref.upper() or v.alt != v.alt.upper():
         return Variant(v.contig, v.pos, v.ref.upper(), v.alt.upper())
     return v

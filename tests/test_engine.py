@@ -196,3 +196,28 @@ def test_tiled_strategy_equals_per_variant_windows(world):
             assert (sa.dp_ag, sa.dp_al, sa.dp_dg, sa.dp_dl) == (sb.dp_ag, sb.dp_al, sb.dp_dg, sb.dp_dl)
             n += 1
     assert n > 60
+
+
+def test_over_long_alleles_are_refused_per_variant(world):
+    """Bounded work per variant: a REF or ALT longer than the cap (default: the model's context,
+    100 bp for the toy model) gets ALLELE_TOO_LONG with a short message; the others score."""
+    seq = world["seq"]
+    eng = _engine(world)
+    good = Variant("chr1", 1000, seq[999], other_base(seq[999]))
+    long_ins = Variant("chr1", 1000, seq[999], seq[999] + "A" * 150)
+    huge_ins = Variant("chr1", 1000, seq[999], seq[999] + "ACGT" * 25_000)    # 100 kb
+    at_cap = Variant("chr1", 1000, seq[999], seq[999] + "A" * 99)             # ALT = 100 bp
+    res = eng.score([good, long_ins, huge_ins, at_cap])
+    assert [r.error.code if r.error else None for r in res] == [
+        None, "ALLELE_TOO_LONG", "ALLELE_TOO_LONG", None]
+    assert res[0].scores and res[3].scores
+    msg = res[2].error.message
+    assert len(msg) < 200 and "100,001 bp" in msg and "cap of 100 bp" in msg
+    raised = _engine(world, max_allele_length=200).score([long_ins])[0]
+    assert raised.ok and raised.scores and raised.scores[0].scored
+
+
+@pytest.mark.parametrize("bad", [0, -5, True, 2.5])
+def test_max_allele_length_is_checked(world, bad):
+    with pytest.raises(ConfigError, match="max_allele_length"):
+        _engine(world, max_allele_length=bad)
