@@ -232,6 +232,20 @@ class ServiceBusyError(SeqScoreError, ConnectionError):
     exit_code = 69
 
 
+class UnsupportedMediaTypeError(RequestError):
+    """A daemon request whose Content-Type is not JSON (or is missing)."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    http_status = 415
+
+
+class RequestTimeoutError(RequestError):
+    """A daemon request whose headers or body did not arrive within the server's timeout."""
+
+    code = "REQUEST_TIMEOUT"
+    http_status = 408
+
+
 ERROR_CLASSES = {
     cls.code: cls
     for cls in (
@@ -243,6 +257,7 @@ ERROR_CLASSES = {
         ModelNotInstalledError, ModelFormatError, WeightChecksumError, WeightMappingError,
         NetworkUnavailableError, ConfigError, CacheProvenanceError, RequestError,
         PayloadTooLargeError, UnauthorizedError, ServiceBusyError,
+        UnsupportedMediaTypeError, RequestTimeoutError,
     )
 }
 
