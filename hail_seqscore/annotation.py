@@ -3,21 +3,37 @@
 SpliceAI's table: ``#NAME CHROM STRAND TX_START TX_END EXON_START EXON_END`` (tab separated;
 starts 0-based, ends 1-based, exon lists comma-terminated).  A variant at ``pos`` (1-based)
 belongs to every gene with ``TX_START < pos <= TX_END``, in table order, on either strand.
+
+Tables are read plain, gzip or bgzip, told by their bytes and not their name.  What the input
+looks like is checked, and said: a missing file, a directory or an unreadable one is an
+:class:`InputUnreadableError` (exit 66); a name that is neither ``grch37``/``grch38`` nor a file
+a :class:`ConfigError` (64); malformed text (not UTF-8, truncated gzip, bad rows, negative
+coordinates, an empty name) an :class:`AnnotationError` naming the line (65).  A table without
+genes, or with genes whose start is after their end, loads with a warning (logging): every
+variant would come out unscored, so the file or genome build is probably not the one meant.
+
+Gene names go into SpliceAI's VCF INFO (``ALLELE|SYMBOL|…`` entries joined by ``,``), so the
+characters that would break it (``,`` ``|`` ``;`` ``=`` and whitespace, and a ``%`` that does
+not start an escape) are percent-encoded as VCF 4.3 does (``A,B`` → ``A%2CB``), once, with a
+warning; an already encoded name is left as it is.
 """
 
 from __future__ import annotations
 
-import gzip
+import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from .errors import AnnotationError
+from .errors import AnnotationError, ConfigError, InputUnreadableError
 from .genome import contig_aliases
 from .models.registry import ANNOTATION_FILES, ANNOTATION_SOURCE, downloads_dir, sha256_file
+from .sniff import check_file, first_text, read_head, text_lines
+
+log = logging.getLogger(__name__)
 
 SPLICEAI_COLUMNS = ("#NAME", "CHROM", "STRAND", "TX_START", "TX_END", "EXON_START", "EXON_END")
 
@@ -44,6 +60,10 @@ class GeneTable:
     """Genes by contig, with lookup by 1-based position in table order."""
 
     def __init__(self, genes: list[Gene], *, source: str, sha256: str | None = None):
+        genes = _info_safe_names(genes, source)
+        if not genes:
+            log.warning("gene table %s has no genes: no variant can be scored (every record "
+                        "comes out unscored, NO_GENE): is this the right file?", source)
         self.genes = genes
         self.source = source
         self.sha256 = sha256
@@ -79,14 +99,33 @@ class GeneTable:
         return [self.genes[i] for i in hit]
 
 
+# ---- gene names in VCF INFO ----------------------------------------------------------------
+# ',' separates SpliceAI's entries, '|' their fields, ';' and '=' INFO keys, whitespace columns;
+# a '%' that does not start an escape is encoded too, so encoding twice changes nothing.
+_INFO_UNSAFE = re.compile(r"%(?![0-9A-Fa-f]{2})|[,;=|\s]")
+
+
+def info_safe_name(name: str) -> str:
+    """``name`` with the characters VCF INFO cannot carry percent-encoded (VCF 4.3 style)."""
+    return _INFO_UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), name)
+
+
+def _info_safe_names(genes: list[Gene], source: str) -> list[Gene]:
+    out, changed = [], []
+    for g in genes:
+        safe = info_safe_name(g.name)
+        if safe != g.name:
+            changed.append((g.name, safe))
+            g = replace(g, name=safe)
+        out.append(g)
+    if changed:
+        log.warning("gene table %s: %d gene name(s) hold characters that VCF INFO cannot "
+                    "carry (, | ; = or whitespace); they are written percent-encoded, e.g. "
+                    "%r as %r", source, len(changed), *changed[0])
+    return out
+
+
 # ---- SpliceAI's table format ---------------------------------------------------------------
-def _open_text(path: str | os.PathLike):
-    p = os.fspath(path)
-    if p.endswith(".gz"):
-        return gzip.open(p, "rt")
-    return open(p, "rt")
-
-
 def _int_list(text: str, what: str, where: str) -> list[int]:
     try:
         return [int(v) for v in text.strip().split(",") if v != ""]
@@ -96,41 +135,64 @@ def _int_list(text: str, what: str, where: str) -> list[int]:
 
 
 def read_spliceai_table(path: str | os.PathLike, *, sha256: str | None = None) -> GeneTable:
+    """SpliceAI's gene-table format (plain or gzip; see the module doc for the checks)."""
     genes: list[Gene] = []
     label = os.fspath(path)
-    try:
-        fh = _open_text(path)
-    except OSError as exc:
-        raise AnnotationError(f"cannot read gene table {label}: {exc}") from None
-    with fh:
-        header = fh.readline().rstrip("\n").split("\t")
-        missing = [c for c in SPLICEAI_COLUMNS if c not in header]
-        if missing:
-            raise AnnotationError(
-                f"{label}: line 1: not a SpliceAI gene table: missing column(s) "
-                f"{', '.join(missing)} (expected {' '.join(SPLICEAI_COLUMNS)})")
-        col = {c: header.index(c) for c in SPLICEAI_COLUMNS}
-        for lineno, line in enumerate(fh, start=2):
-            if not line.strip():
-                continue
-            f = line.rstrip("\n").split("\t")
-            where = f"{label}: line {lineno}"
-            if len(f) < len(header):
-                raise AnnotationError(f"{where}: {len(f)} fields, expected {len(header)}")
-            strand = f[col["STRAND"]]
-            if strand not in ("+", "-"):
-                raise AnnotationError(f"{where}: STRAND {strand!r}, expected + or -")
-            try:
-                tx_start, tx_end = int(f[col["TX_START"]]), int(f[col["TX_END"]])
-            except ValueError:
-                raise AnnotationError(f"{where}: TX_START/TX_END are not integers") from None
-            starts = _int_list(f[col["EXON_START"]], "EXON_START", where)
-            ends = _int_list(f[col["EXON_END"]], "EXON_END", where)
-            if not starts or len(starts) != len(ends):
-                raise AnnotationError(f"{where}: EXON_START and EXON_END differ in length or are empty")
-            genes.append(Gene(f[col["#NAME"]], f[col["CHROM"]], strand, tx_start, tx_end,
-                              np.union1d(np.array(starts) + 1, np.array(ends))))
+    backwards: dict[str, list[tuple[int, str]]] = {"TX": [], "exon": []}
+    lines = text_lines(label, f"gene table {label}", AnnotationError)
+    lineno, first = next(lines, (0, None))
+    if first is None:
+        raise AnnotationError(f"gene table {label} is empty: expected a header line "
+                              f"{' '.join(SPLICEAI_COLUMNS)}")
+    header = first.split("\t")
+    missing = [c for c in SPLICEAI_COLUMNS if c not in header]
+    if missing:
+        raise AnnotationError(
+            f"{label}: line 1: not a SpliceAI gene table: missing column(s) "
+            f"{', '.join(missing)} (expected {' '.join(SPLICEAI_COLUMNS)}); -A takes grch37, "
+            f"grch38, a SpliceAI gene table or a GTF/GFF3 file")
+    col = {c: header.index(c) for c in SPLICEAI_COLUMNS}
+    for lineno, line in lines:
+        if not line.strip():
+            continue
+        f = line.split("\t")
+        where = f"{label}: line {lineno}"
+        if len(f) < len(header):
+            raise AnnotationError(f"{where}: {len(f)} fields, expected {len(header)}")
+        name, contig, strand = f[col["#NAME"]], f[col["CHROM"]], f[col["STRAND"]]
+        if not name.strip() or not contig.strip():
+            raise AnnotationError(f"{where}: empty #NAME or CHROM")
+        if strand not in ("+", "-"):
+            raise AnnotationError(f"{where}: STRAND {strand!r}, expected + or -")
+        try:
+            tx_start, tx_end = int(f[col["TX_START"]]), int(f[col["TX_END"]])
+        except ValueError:
+            raise AnnotationError(f"{where}: TX_START/TX_END are not integers") from None
+        starts = _int_list(f[col["EXON_START"]], "EXON_START", where)
+        ends = _int_list(f[col["EXON_END"]], "EXON_END", where)
+        if not starts or len(starts) != len(ends):
+            raise AnnotationError(f"{where}: EXON_START and EXON_END differ in length or are empty")
+        if min(tx_start, tx_end, *starts, *ends) < 0:
+            raise AnnotationError(f"{where}: a negative coordinate (TX_START/TX_END or an exon)")
+        if tx_start > tx_end:
+            backwards["TX"].append((lineno, name))
+        if any(s > e for s, e in zip(starts, ends)):
+            backwards["exon"].append((lineno, name))
+        genes.append(Gene(name, contig, strand, tx_start, tx_end,
+                          np.union1d(np.array(starts) + 1, np.array(ends))))
+    _warn_backwards(label, backwards)
     return GeneTable(genes, source=label, sha256=sha256)
+
+
+def _warn_backwards(label: str, backwards: dict[str, list[tuple[int, str]]]) -> None:
+    what = {"TX": "TX_START after TX_END (such a gene holds no variant)",
+            "exon": "an exon whose start is after its end (its splice sites are misplaced)"}
+    for key, found in backwards.items():
+        if found:
+            lineno, name = found[0]
+            log.warning("gene table %s: %d gene(s) with %s, first %s at line %d: is this the "
+                        "right file and genome build?", label, len(found), what[key], name,
+                        lineno)
 
 
 def builtin_table_path(name: str) -> Path:
@@ -147,18 +209,35 @@ def builtin_table_path(name: str) -> Path:
 
 
 def load_annotation(spec: str | os.PathLike) -> GeneTable:
-    """``grch37``, ``grch38``, a SpliceAI-format table, or a GTF/GFF3 file (optionally .gz)."""
+    """``grch37``, ``grch38``, a SpliceAI-format table, or a GTF/GFF3 file (plain or gzip).
+
+    A file is read as GTF/GFF3 when its name says so (``.gtf``, ``.gff``, ``.gff3``, maybe
+    ``.gz``) or when its text does (``##gff-version`` or 9 tab-separated columns)."""
     text = os.fspath(spec)
+    if not os.path.lexists(text) and text.lower() in ANNOTATION_FILES:
+        text = text.lower()
     if text in ANNOTATION_FILES:
         path = builtin_table_path(text)
         return read_spliceai_table(path, sha256=ANNOTATION_FILES[text].sha256)
-    if not Path(text).is_file():
-        raise AnnotationError(
-            f"annotation {text!r} is neither grch37/grch38 nor an existing file")
+    if not os.path.lexists(text):
+        raise ConfigError(
+            f"annotation {text!r} is neither grch37/grch38 nor an existing file: -A takes "
+            f"grch37, grch38, a SpliceAI gene table or a GTF/GFF3 file")
+    check_file(text, "gene table", InputUnreadableError)
     sha = sha256_file(text)
-    name = re.sub(r"\.gz$", "", text.lower())
-    if name.endswith((".gtf", ".gff", ".gff3")):
+    if _looks_like_gtf(text):
         from .gtf import read_gtf  # noqa: PLC0415
 
         return read_gtf(text, sha256=sha)
     return read_spliceai_table(text, sha256=sha)
+
+
+def _looks_like_gtf(path: str) -> bool:
+    if re.sub(r"\.b?gz$", "", path.lower()).endswith((".gtf", ".gff", ".gff3")):
+        return True
+    lines = first_text(read_head(path)).decode("utf-8", "replace").splitlines()
+    if lines and lines[0].startswith("##gff-version"):
+        return True
+    data = next((ln for ln in lines if ln.strip() and not ln.startswith("#")), "")
+    f = data.split("\t")
+    return len(f) == 9 and f[3].isdigit() and f[4].isdigit()

@@ -23,20 +23,19 @@ from __future__ import annotations
 
 import functools
 import gzip
-import io
 import os
 import re
 import sys
 import tempfile
-import zlib
 from dataclasses import dataclass, field
-from typing import IO, Iterable
+from typing import Iterable
 from urllib.parse import unquote
 
 import numpy as np
 
 from .annotation import SPLICEAI_COLUMNS, Gene, GeneTable
 from .errors import AnnotationError
+from .sniff import text_lines
 
 TRANSCRIPT_POLICIES = ("canonical", "mane", "longest")
 
@@ -90,38 +89,6 @@ class _GeneInfo:
 @functools.lru_cache(maxsize=4096)
 def _norm_tag(tag: str) -> str:
     return tag.strip().replace(" ", "_").lower()
-
-
-# ---- input -----------------------------------------------------------------------------------
-def _open_binary(path: str) -> IO[bytes]:
-    if path == "-":
-        raw: IO[bytes] = sys.stdin.buffer
-    else:
-        try:
-            raw = open(path, "rb")
-        except OSError as exc:
-            raise AnnotationError(f"cannot read annotation {path}: {exc.strerror or exc}") \
-                from None
-    buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[arg-type]
-    if buffered.peek(2)[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=buffered)  # type: ignore[return-value]
-    return buffered
-
-
-def _lines(path: str, label: str) -> Iterable[tuple[int, str]]:
-    lineno = 0
-    fh = _open_binary(path)
-    try:
-        for lineno, raw in enumerate(io.TextIOWrapper(fh, encoding="utf-8"), start=1):
-            yield lineno, raw.rstrip("\r\n")
-    except UnicodeDecodeError:
-        raise AnnotationError(f"{label}: line {lineno + 1}: not UTF-8 text") from None
-    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-        raise AnnotationError(f"{label}: corrupt or truncated gzip after line {lineno}: {exc}") \
-            from None
-    finally:
-        if path != "-":
-            fh.close()
 
 
 def _gtf_attributes(text: str, where: str) -> tuple[dict[str, str], list[str]]:
@@ -274,8 +241,17 @@ class _Parser:
         for lineno, contig, strand, start, end, parents, attrs in self.gff_exons:
             where = f"{self.label}: line {lineno}"
             for tid in parents:
-                _, tx_parents, tx_attrs = feats.get(tid, ("", [], {}))
+                if tid not in feats:
+                    raise AnnotationError(
+                        f"{where}: exon Parent {tid!r} is not defined: no feature in the file "
+                        f"has ID={tid} (is the file cut short, or filtered to exons?)")
+                feature, tx_parents, tx_attrs = feats[tid]
                 gene_key = tx_parents[0] if tx_parents else tid
+                if gene_key not in feats:
+                    raise AnnotationError(
+                        f"{self.label}: line {tx_attrs['_line']}: {feature} {tid} has Parent "
+                        f"{gene_key!r}, which is not defined: no feature in the file has "
+                        f"ID={gene_key}")
                 gene_attrs = feats.get(gene_key, ("", [], {}))[2]
                 first = min(int(a["_line"]) for a in (tx_attrs, gene_attrs, {"_line": lineno})
                             if "_line" in a)
@@ -329,7 +305,7 @@ def read_gtf(path: str | os.PathLike, *, sha256: str | None = None,
             f"transcripts={transcripts!r}, expected one of {', '.join(TRANSCRIPT_POLICIES)}")
     label = os.fspath(path)
     parser = _Parser(label)
-    for lineno, line in _lines(label, label):
+    for lineno, line in text_lines(label, label, AnnotationError):
         if not parser.feed(lineno, line):
             break
     parser.finish()

@@ -11,7 +11,7 @@ import pytest
 
 from hail_seqscore.annotation import load_annotation, read_spliceai_table
 from hail_seqscore.cli import main
-from hail_seqscore.errors import AnnotationError
+from hail_seqscore.errors import AnnotationError, InputUnreadableError
 from hail_seqscore.gtf import GtfGene, read_gtf, write_spliceai_table
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "grch38_chr21"
@@ -189,7 +189,9 @@ def test_gff3_gencode_shared_exons_and_fasta_section(tmp_path):
     path = tmp_path / "gencode.gff3.gz"
     path.write_bytes(gzip.compress(GENCODE_GFF3.encode()))
     (gene,) = read_gtf(path).genes
-    assert (gene.name, gene.transcript_id, gene.chosen_by) == ("DELTA,1", "ENST9", "MANE_Select")
+    # the comma of DELTA%2C1 (GFF3 percent-encoding) would break VCF INFO: it stays encoded
+    assert (gene.name, gene.transcript_id, gene.chosen_by) == \
+        ("DELTA%2C1", "ENST9", "MANE_Select")
     assert gene.exons == ((100, 200), (600, 700))
     longest = read_gtf(path, transcripts="longest").genes[0]
     assert (longest.transcript_id, longest.exons) == ("ENST8", ((100, 200), (800, 900)))
@@ -248,10 +250,38 @@ def test_malformed_gff3_and_empty_files(tmp_path):
         read_gtf(path)
     trunc = tmp_path / "trunc.gtf.gz"
     trunc.write_bytes(gzip.compress((GOOD * 2000).encode())[:400])
-    with pytest.raises(AnnotationError, match=r"corrupt or truncated gzip"):
+    with pytest.raises(AnnotationError, match=r"trunc.gtf.gz is truncated: its gzip stream ends "
+                                              r"after line \d+ without its end marker"):
         read_gtf(trunc)
-    with pytest.raises(AnnotationError, match=r"cannot read annotation"):
+    with pytest.raises(InputUnreadableError, match=r"cannot read .*missing.gtf") as exc:
         read_gtf(tmp_path / "missing.gtf")
+    assert exc.value.exit_code == 66
+    with pytest.raises(InputUnreadableError, match=r"Is a directory"):
+        read_gtf(tmp_path)
+    latin = tmp_path / "latin.gtf"
+    latin.write_bytes(GOOD.encode() + GOOD.replace('"G"', '"G\xe9"').encode("latin-1"))
+    with pytest.raises(AnnotationError, match=r"latin.gtf: line 2 is not UTF-8 text \(byte 0xe9"):
+        read_gtf(latin)
+
+
+GFF3_TX = ("##gff-version 3\n"
+           "1\tt\tgene\t1\t100\t.\t+\t.\tID=g1;Name=REAL\n"
+           "1\tt\tmRNA\t1\t100\t.\t+\t.\tID=t1;Parent=g1\n")
+
+
+@pytest.mark.parametrize("text, message", [
+    (GFF3_TX + "1\tt\texon\t1\t10\t.\t+\t.\tParent=t1\n"
+               "1\tt\texon\t20\t30\t.\t+\t.\tParent=t2\n",
+     r"line 5: exon Parent 't2' is not defined: no feature in the file has ID=t2"),
+    (GFF3_TX.replace("Parent=g1", "Parent=g9") + "1\tt\texon\t1\t10\t.\t+\t.\tParent=t1\n",
+     r"line 3: mRNA t1 has Parent 'g9', which is not defined: no feature in the file has ID=g9"),
+])
+def test_gff3_undefined_parent_is_an_error_naming_the_line(tmp_path, text, message):
+    """Not a made-up gene named after the dangling ID."""
+    path = tmp_path / "dangling.gff3"
+    path.write_text(text)
+    with pytest.raises(AnnotationError, match=re.escape(str(path)) + ": " + message):
+        read_gtf(path)
 
 
 # ---- the command -------------------------------------------------------------------------------

@@ -18,8 +18,13 @@ gene-table format (#NAME CHROM STRAND TX_START TX_END EXON_START EXON_END), usab
   mane       only genes with a MANE_Select transcript
   longest    the longest transcript (spliced length, then genomic span)
 
+Gene names are percent-encoded where VCF INFO cannot carry them (',' '|' ';' '=' and
+whitespace: 'A,B' becomes 'A%2CB', as VCF 4.3 encodes), with a warning.  A GFF3 exon or
+transcript whose Parent no feature defines is an error naming its line.
+
 exit codes: 0 done; 2 bad command line; 65 malformed annotation (the message names the
-line); 66 input file missing.
+line: not UTF-8, truncated gzip, undefined Parent, ...); 66 input file missing, a directory
+or unreadable.
 """
 
 
@@ -27,7 +32,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("annotation", help="convert GTF/GFF3 to SpliceAI's gene-table format",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-i", "--input", required=True, metavar="GTF",
-                   help="GTF or GFF3 file, plain or gzip; '-' = stdin")
+                   help="GTF or GFF3 file, plain or gzip (told by content); '-' = stdin")
     p.add_argument("-o", "--output", default="-", metavar="TABLE",
                    help="output table; '-' or omitted = stdout; a name ending in .gz is "
                         "written gzipped")
