@@ -3,6 +3,9 @@
 The output is what Illumina distributes as ``spliceai_scores.{raw,masked}.snv.*.vcf.gz`` and
 VEP's SpliceAI plugin reads: one record per ALT, ``INFO SpliceAI=ALT|SYMBOL|DS…|DP…``, bgzipped
 and tabix-indexed.  Dense SNVs share their REF tiles, so the tiled engine strategy is used.
+
+The file and its ``.tbi`` are written under a temporary name and renamed together when both
+are complete (see :mod:`output`); an interrupted run leaves neither, nor a stale index.
 """
 
 from __future__ import annotations
@@ -10,11 +13,11 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping
 
 from .engine import Engine
-from .errors import InputFormatError
+from .errors import ConfigError, InputFormatError, InputUnreadableError, OutputError
+from .output import AtomicFile, check_not_input
 from .records import Variant
 from .vcf import SPLICEAI_HEADER, format_info
 
@@ -40,7 +43,35 @@ def parse_region(text: str) -> Region:
     return Region(m.group(1), start - 1, end)
 
 
+def merge_regions(regions: list[Region]) -> list[Region]:
+    """Overlapping or adjacent regions of a contig merged, sorted by (contig, start): each SNV
+    is written once and in order (tabix needs sorted records)."""
+    out: list[Region] = []
+    for r in sorted(regions, key=lambda r: (r.contig, r.start, r.end)):
+        last = out[-1] if out else None
+        if last is not None and last.contig == r.contig and r.start <= last.end:
+            out[-1] = Region(r.contig, last.start, max(last.end, r.end))
+        else:
+            out.append(r)
+    return out
+
+
 def read_bed(path: str | os.PathLike) -> list[Region]:
+    try:
+        return _read_bed(path)
+    except UnicodeDecodeError as exc:
+        raise InputFormatError(f"{path}: not a text BED file ({exc.reason}); a BED file is "
+                               "plain text") from None
+    except IsADirectoryError:
+        raise InputUnreadableError(f"BED file {path} is a directory") from None
+    except FileNotFoundError:
+        raise InputUnreadableError(f"BED file {path} does not exist") from None
+    except OSError as exc:
+        raise InputUnreadableError(f"cannot read the BED file {path}: "
+                                   f"{exc.strerror or exc}") from None
+
+
+def _read_bed(path: str | os.PathLike) -> list[Region]:
     out = []
     with open(path) as fh:
         for lineno, line in enumerate(fh, start=1):
@@ -75,13 +106,22 @@ def region_snvs(engine: Engine, region: Region) -> Iterator[Variant]:
 
 
 def precompute(engine: Engine, regions: list[Region], out_path: str, *,
-               chunk: int = 3000, on_progress: Callable[[int], None] | None = None) -> dict:
-    """Score every SNV of ``regions`` and write a bgzipped, tabix-indexed VCF to ``out_path``."""
+               chunk: int = 3000, on_progress: Callable[[int], None] | None = None,
+               inputs: Mapping[str, str | None] | None = None) -> dict:
+    """Score every SNV of ``regions`` and write a bgzipped, tabix-indexed VCF to ``out_path``.
+
+    ``out_path`` (and its ``.tbi``) may not be the reference, the gene table or any of
+    ``inputs`` (``{what: path}``)."""
     import pysam  # noqa: PLC0415
 
     if not out_path.endswith(".gz"):
-        raise InputFormatError(f"output {out_path!r} must end in .gz (bgzipped, tabix-indexed)")
-    regions = sorted(regions, key=lambda r: (r.contig, r.start))
+        raise ConfigError(f"output {out_path!r} must end in .gz (bgzipped, tabix-indexed)")
+    ref = engine.config.reference
+    check_not_input(out_path, {"reference": ref, "reference index": ref + ".fai",
+                               "reference .gzi index": ref + ".gzi",
+                               "gene table": engine.config.annotation, **(inputs or {})},
+                    suffixes=(".tbi",))
+    regions = merge_regions(regions)
     prov = engine.provenance()
     contigs = []
     for r in regions:
@@ -96,9 +136,15 @@ def precompute(engine: Engine, regions: list[Region], out_path: str, *,
               f"##hail_seqscore_annotation={prov['annotation']} sha256={prov['annotation_sha256']}",
               f"##hail_seqscore_parameters=distance={prov['distance']} mask={int(prov['mask'])}",
               "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]
-    tmp = Path(out_path + ".part")
     stats = {"snvs": 0, "written": 0, "errors": 0}
-    with pysam.BGZFile(str(tmp), "wb") as out:
+
+    def index(path: str) -> None:
+        try:
+            pysam.tabix_index(path, preset="vcf", force=True, index=path + ".tbi")
+        except (OSError, ValueError) as exc:
+            raise OutputError(f"cannot index {out_path}: {exc}") from None
+
+    with AtomicFile(out_path, bgzip=True, companions=(".tbi",), what="output") as out:
         out.write(("\n".join(header) + "\n").encode())
         for region in regions:
             batch: list[Variant] = []
@@ -109,8 +155,7 @@ def precompute(engine: Engine, regions: list[Region], out_path: str, *,
                     batch = []
             if batch:
                 _write(engine, batch, out, stats, on_progress)
-    os.replace(tmp, out_path)
-    pysam.tabix_index(out_path, preset="vcf", force=True)
+        out.commit(index=index)
     return stats
 
 

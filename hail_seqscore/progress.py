@@ -18,6 +18,7 @@ class Progress:
         self.t0 = time.monotonic()
         self._last = 0.0
         self.min_interval = min_interval
+        self._closed = False
 
     def update(self, n: int) -> None:
         self.done += n
@@ -44,7 +45,9 @@ class Progress:
         return f"{self.done} {self.unit}, {rate:.1f}/s, {_fmt(dt)} elapsed"
 
     def close(self) -> None:
-        if self.enabled:
+        """End the progress line (once; later calls do nothing)."""
+        if self.enabled and not self._closed:
+            self._closed = True
             self.stream.write("\n")
             self.stream.flush()
 

@@ -1,22 +1,28 @@
-"""VCF in, VCF out (pysam): SpliceAI's INFO header and strings, plain or bgzipped, ``-`` for stdio.
+"""VCF in, VCF out: SpliceAI's INFO header and strings, every record passed through.
 
-Every input record is written out: scored, or unchanged (optionally flagged with the reason it
-was not scored).  Records are scored in chunks so memory stays bounded on large files.
+Every input record is written out as the text it was, with only our INFO entries added
+(``SpliceAI=…``, and with ``flag_skipped`` ``SeqScore_skip=ALLELE|REASON``); every header line
+is kept, with our ``##INFO`` lines added before ``#CHROM``.  Records are read, scored and
+written in chunks, so memory stays flat in the number of records.  The output is written
+through a temporary file and renamed on success (see :mod:`output`).
 """
 
 from __future__ import annotations
 
-import gzip
-import os
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
-from .errors import InputFormatError
+from .output import AtomicFile, check_not_input
 from .records import ScoreResult, Variant
 from .scoring import format_ds
 from .variants import is_symbolic
+from .vcf_reader import VcfReader, VcfRecord, count_records, split_ending
 
+__all__ = ["SPLICEAI_HEADER", "SKIP_FIELD", "SKIP_HEADER", "RunSummary", "annotate_vcf",
+           "count_records", "format_info", "set_info"]
+
+SPLICEAI_FIELD = "SpliceAI"
 SPLICEAI_HEADER = (
     '##INFO=<ID=SpliceAI,Number=.,Type=String,Description="SpliceAIv1.3.1 variant '
     'annotation. These include delta scores (DS) and delta positions (DP) for '
@@ -28,6 +34,10 @@ SKIP_HEADER = (
     f'##INFO=<ID={SKIP_FIELD},Number=.,Type=String,Description="hail-seqscore: why an ALT '
     'allele was not scored. Format: ALLELE|REASON_CODE">'
 )
+#: error codes given after the REF was compared with the reference
+_REF_CHECKED = ("REF_MISMATCH", "NEAR_CONTIG_END", "REF_TOO_LONG")
+#: a wrong-build warning needs at least this many mismatching alleles, and more than half
+WRONG_BUILD_MIN = 10
 
 ScoreFn = Callable[[Sequence[Variant]], list[ScoreResult]]
 
@@ -39,12 +49,36 @@ class RunSummary:
     alleles: int = 0
     alleles_scored: int = 0
     reasons: Counter = field(default_factory=Counter)
+    missing_contigs: list[str] = field(default_factory=list)   # the first few, for messages
 
     def lines(self) -> list[str]:
         out = [f"{self.records} records read, {self.records_annotated} annotated; "
                f"{self.alleles} ALT alleles, {self.alleles_scored} scored"]
         for code, n in sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0])):
             out.append(f"  not scored: {code}: {n}")
+        return out
+
+    @property
+    def ref_checked(self) -> int:
+        """ALT alleles whose REF was compared with the reference."""
+        return self.alleles_scored + sum(self.reasons[c] for c in _REF_CHECKED)
+
+    def warnings(self) -> list[str]:
+        """What suggests the wrong reference or build (most alleles mismatching, or on
+        contigs the reference lacks)."""
+        out = []
+        bad, checked = self.reasons["REF_MISMATCH"], self.ref_checked
+        if bad >= WRONG_BUILD_MIN and 2 * bad > checked:
+            out.append(f"warning: {bad} of {checked} ALT alleles checked against the reference "
+                       f"({100 * bad / checked:.0f}%) have a REF that does not match it: the "
+                       "reference probably is not the build of the VCF (check -R, e.g. GRCh37 "
+                       "vs GRCh38, and -A)")
+        missing = self.reasons["CONTIG_NOT_FOUND"]
+        if missing >= WRONG_BUILD_MIN and 2 * missing > self.alleles:
+            names = ", ".join(self.missing_contigs)
+            out.append(f"warning: {missing} of {self.alleles} ALT alleles lie on contigs the "
+                       f"reference does not have ({names}): the reference probably is not the "
+                       "one the VCF was called on (check -R)")
         return out
 
 
@@ -61,157 +95,112 @@ def format_info(alt: str, result: ScoreResult) -> list[str]:
     return entries
 
 
-def _open_input(path: str):
-    import pysam  # noqa: PLC0415
-
-    pysam.set_verbosity(0)   # our errors name the line; htslib's own would repeat them
-    if path != "-" and not os.path.exists(path):
-        raise FileNotFoundError(f"input VCF {path} does not exist")
-    try:
-        return pysam.VariantFile(path)
-    except (OSError, ValueError) as exc:
-        raise InputFormatError(f"{path}: cannot read as VCF/BCF: {exc}") from None
-
-
-def count_records(path: str) -> int | None:
-    """Number of records in a VCF file (None for stdin or unreadable files)."""
-    if path == "-":
-        return None
-    try:
-        vf = _open_input(path)
-        n = sum(1 for _ in vf)
-        vf.close()
-        return n
-    except Exception:  # a count is only for the progress bar; the real read reports errors
-        return None
+def set_info(info: str, key: str, values: Sequence[str] | None) -> str:
+    """The INFO column ``info`` with ``key=v1,v2`` set (an existing ``key`` is replaced where
+    it stands, as pysam does) or, for ``values=None``, removed.  Every other entry is kept as
+    written; ``.`` means an empty INFO."""
+    parts = [] if info in (".", "") else info.split(";")
+    entry = None if values is None else f"{key}={','.join(values)}"
+    out, placed = [], False
+    for part in parts:
+        if part.split("=", 1)[0] == key:
+            if entry is not None and not placed:
+                out.append(entry)
+                placed = True
+            continue
+        out.append(part)
+    if entry is not None and not placed:
+        out.append(entry)
+    return ";".join(out) if out else "."
 
 
-def _records(vf, path: str, header_lines: int) -> Iterator:
-    n = 0
-    it = iter(vf)
-    while True:
-        try:
-            rec = next(it)
-        except StopIteration:
-            return
-        except (OSError, ValueError) as exc:
-            lineno = header_lines + n + 1
-            text = _line_text(path, lineno)
-            shown = f": {text[:120]!r}" if text else ""
-            raise InputFormatError(
-                f"{path}: line {lineno}: malformed VCF record{shown} ({exc})") from None
-        n += 1
-        yield rec
-
-
-def _header_line_count(path: str) -> int | None:
-    """Lines of the ``#`` header of a plain or gzipped VCF file (None for stdin/BCF)."""
-    if path == "-" or path.endswith(".bcf"):
-        return None
-    try:
-        opener = gzip.open if path.endswith((".gz", ".bgz")) else open
-        n = 0
-        with opener(path, "rt", errors="replace") as fh:
-            for line in fh:
-                if not line.startswith("#"):
-                    break
-                n += 1
-        return n
-    except OSError:
-        return None
-
-
-def _line_text(path: str, lineno: int) -> str | None:
-    """The text of line ``lineno`` of a plain or gzipped file (None for stdin/BCF)."""
-    if path == "-":
-        return None
-    try:
-        opener = gzip.open if path.endswith((".gz", ".bgz")) else open
-        with opener(path, "rt", errors="replace") as fh:
-            for i, line in enumerate(fh, start=1):
-                if i == lineno:
-                    return line.rstrip("\n")
-    except OSError:
-        return None
-    return None
+def output_header(lines: list[str], flag_skipped: bool) -> list[str]:
+    """The input's header lines, unchanged, with our ``##INFO`` lines before ``#CHROM``
+    (unless the input declares them already)."""
+    declared = {line.split(",", 1)[0][len("##INFO=<ID="):] for line in lines
+                if line.startswith("##INFO=<ID=")}
+    ours = [h for key, h in ((SPLICEAI_FIELD, SPLICEAI_HEADER), (SKIP_FIELD, SKIP_HEADER))
+            if key not in declared and (key != SKIP_FIELD or flag_skipped)]
+    *meta, chrom = lines
+    ending = split_ending(chrom)[1] or "\n"
+    meta = [m if m.endswith("\n") else m + "\n" for m in meta]
+    return meta + [h + ending for h in ours] + [chrom]
 
 
 def annotate_vcf(input_path: str, output_path: str, score: ScoreFn, *,
                  flag_skipped: bool = False, chunk_size: int = 512,
-                 on_progress: Callable[[int], None] | None = None) -> RunSummary:
+                 on_progress: Callable[[int], None] | None = None,
+                 inputs: Mapping[str, str | None] | None = None) -> RunSummary:
     """Read ``input_path``, score every ALT allele with ``score``, write ``output_path``.
 
-    ``-`` means stdin/stdout; an output ending in ``.gz`` or ``.bgz`` is bgzipped."""
-    import pysam  # noqa: PLC0415
-
-    vf = _open_input(input_path)
-    header = vf.header
-    header_lines = _header_line_count(input_path) or len(str(header).splitlines())
-    if "SpliceAI" not in header.info:
-        header.add_line(SPLICEAI_HEADER)
-    if flag_skipped and SKIP_FIELD not in header.info:
-        header.add_line(SKIP_HEADER)
-    mode = "wz" if output_path.endswith((".gz", ".bgz")) else "w"
-    try:
-        out = pysam.VariantFile(output_path, mode=mode, header=header)
-    except (OSError, ValueError) as exc:
-        raise InputFormatError(f"cannot write {output_path}: {exc}") from None
+    ``-`` means stdin/stdout; an output ending in ``.gz`` or ``.bgz`` is bgzipped.  The output
+    may not be the input or any of ``inputs`` (``{what: path}``, e.g. the reference)."""
+    check_not_input(output_path, {"input VCF": input_path, **(inputs or {})})
     summary = RunSummary()
-    try:
-        chunk: list = []
-        for rec in _records(vf, input_path, header_lines):
-            chunk.append(rec)
-            if len(chunk) >= chunk_size:
-                _write_chunk(chunk, out, score, summary, flag_skipped)
+    with VcfReader(input_path) as reader:
+        header = output_header(reader.header, flag_skipped)
+        with AtomicFile(output_path, bgzip=output_path.endswith((".gz", ".bgz")),
+                        what="output VCF") as out:
+            out.write(_encode(header))
+            for chunk in _chunks(reader.records(), chunk_size):
+                out.write(_encode(_annotate_chunk(chunk, score, summary, flag_skipped)))
                 if on_progress:
                     on_progress(len(chunk))
-                chunk = []
-        if chunk:
-            _write_chunk(chunk, out, score, summary, flag_skipped)
-            if on_progress:
-                on_progress(len(chunk))
-    finally:
-        out.close()
-        vf.close()
     return summary
 
 
-def _write_chunk(chunk: list, out, score: ScoreFn, summary: RunSummary,
-                 flag_skipped: bool) -> None:
-    variants: list[Variant] = []
-    for rec in chunk:
-        for alt in rec.alts or ():
-            if not is_symbolic(alt):
-                variants.append(Variant(rec.chrom, rec.pos, rec.ref, alt))
+def _chunks(records: Iterator[VcfRecord], size: int) -> Iterator[list[VcfRecord]]:
+    chunk: list[VcfRecord] = []
+    for rec in records:
+        chunk.append(rec)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _encode(lines: Iterable[str]) -> bytes:
+    return "".join(lines).encode("utf-8", "surrogateescape")
+
+
+def _annotate_chunk(chunk: list[VcfRecord], score: ScoreFn, summary: RunSummary,
+                    flag_skipped: bool) -> list[str]:
+    variants = [Variant(rec.chrom, rec.pos, rec.ref, alt)
+                for rec in chunk for alt in rec.alts if not is_symbolic(alt)]
     results = {r.variant.key: r for r in score(variants)} if variants else {}
+    lines = []
     for rec in chunk:
         summary.records += 1
         entries: list[str] = []
         skipped: list[str] = []
-        for alt in rec.alts or ():
-            summary.alleles += 1
-            if is_symbolic(alt):
-                summary.reasons["UNSUPPORTED_VARIANT"] += 1
-                skipped.append(f"{alt}|UNSUPPORTED_VARIANT")
-                continue
-            r = results[(rec.chrom, rec.pos, rec.ref, alt)]
-            if r.error is not None:
-                summary.reasons[r.error.code] += 1
-                skipped.append(f"{alt}|{r.error.code}")
-            elif not r.scores:
-                summary.reasons["NO_GENE"] += 1
-            else:
-                summary.alleles_scored += 1
-                entries += format_info(alt, r)
-        if not rec.alts:
+        alts = rec.alts
+        if not alts:
             summary.reasons["NO_ALT"] += 1
+        for alt in alts:
+            summary.alleles += 1
+            code = None
+            if is_symbolic(alt):
+                code = "UNSUPPORTED_VARIANT"
+            else:
+                r = results[(rec.chrom, rec.pos, rec.ref, alt)]
+                if r.error is not None:
+                    code = r.error.code
+                elif not r.scores:
+                    summary.reasons["NO_GENE"] += 1
+                else:
+                    summary.alleles_scored += 1
+                    entries += format_info(alt, r)
+            if code is not None:
+                summary.reasons[code] += 1
+                skipped.append(f"{alt}|{code}")
+                if code == "CONTIG_NOT_FOUND" and rec.chrom not in summary.missing_contigs \
+                        and len(summary.missing_contigs) < 3:
+                    summary.missing_contigs.append(rec.chrom)
         if entries:
-            rec.info["SpliceAI"] = entries
+            rec.fields[7] = set_info(rec.fields[7], SPLICEAI_FIELD, entries)
             summary.records_annotated += 1
-        if flag_skipped and skipped:
-            rec.info[SKIP_FIELD] = skipped
-        if rec.chrom not in out.header.contigs:
-            # a contig the input header never declared (htslib reads it with a warning): declare
-            # it in the output header too, or pysam cannot write the record
-            out.header.add_line(f"##contig=<ID={rec.chrom}>")
-        out.write(rec)
+        if flag_skipped:
+            rec.fields[7] = set_info(rec.fields[7], SKIP_FIELD, skipped or None)
+        lines.append(rec.text())
+    return lines

@@ -6,16 +6,19 @@ on stderr and the error's documented exit code, never a traceback.
 
 Exit codes: 0 success; 1 unexpected failure; 2 usage error (argparse); 64 bad setting;
 65 bad input data; 66 input file missing or unreadable; 69 model or service unavailable;
-130 interrupted.
+74 output cannot be written; 77 token missing or wrong; 130 interrupted (Ctrl-C, or SIGTERM
+for the commands that write files).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
+import signal
 import sys
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from .. import __version__
 from ..errors import SeqScoreError
@@ -29,6 +32,34 @@ PRECISION_HELP = ("fp32 (default, exact), tf32 (TF32 convolutions; needs a CUDA 
 def add_precision(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help=PRECISION_HELP)
+
+
+MAX_ALLELE_HELP = ("longest REF or ALT allele scored, in bp; longer ones are written unchanged "
+                   "with reason ALLELE_TOO_LONG, so one huge indel cannot take gigabytes "
+                   "(default: the model's context, 10000 for SpliceAI)")
+
+
+def add_max_allele_length(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-allele-length", type=int, default=None, metavar="N",
+                   help=MAX_ALLELE_HELP)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises KeyboardInterrupt, so a killed run cleans up its
+    temporary output like Ctrl-C does (only in the main thread; elsewhere a no-op)."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:          # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 SUBCOMMANDS = ("score", "export", "models", "serve", "hail", "precompute", "annotation")

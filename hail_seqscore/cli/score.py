@@ -7,19 +7,26 @@ import sys
 import time
 
 from ..engine import MAX_DISTANCE, STRATEGIES, Engine, EngineConfig
+from ..errors import (ConfigError, OutputError, OutputIsInputError, SeqScoreError,
+                      UnauthorizedError)
 from ..progress import Progress
 from ..vcf import annotate_vcf, count_records
-from . import add_precision
+from . import add_max_allele_length, add_precision, sigterm_as_interrupt
 
 HELP = """\
 Score every ALT allele of a VCF against the genes it lies in and write the VCF back with
 SpliceAI's INFO field (ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL), as the
-spliceai 1.3.1 CLI does.  Records that cannot be scored are written unchanged and counted by
-reason in a summary on stderr.
+spliceai 1.3.1 CLI does.  Every record is written as it was, with only that INFO entry added
+(and SeqScore_skip with --flag-skipped); records that cannot be scored are counted by reason
+in a summary on stderr.  An output file is written under a temporary name beside it
+(NAME.XXXXXX.part) and renamed when complete: a failed or interrupted run leaves no file that
+looks complete.  The output may not be the input (nor the reference or gene table).
 
 exit codes: 0 done (some records may be unscored: see the summary); 2 bad command line;
-64 bad setting; 65 malformed input (the message names the line); 66 input file missing;
-69 model not exported / service unavailable; 130 interrupted.
+64 bad setting (also: the output is an input); 65 malformed input (the message names the
+line); 66 input file missing or unreadable; 69 model not exported / service unavailable;
+74 output cannot be written (disk full, permission); 77 --server token missing or wrong;
+130 interrupted (Ctrl-C or SIGTERM; the partial output is removed).
 """
 
 
@@ -50,6 +57,9 @@ def add_parser(sub) -> None:
     p.add_argument("--server", metavar="URL",
                    help="score through a running `seqscore serve` daemon at URL instead of "
                         "in this process")
+    p.add_argument("--token-file", metavar="FILE",
+                   help="with --server: file holding the daemon's bearer token (default: the "
+                        "SEQSCORE_TOKEN environment variable)")
     p.add_argument("--batch-size", type=int, default=64,
                    help="windows per model call (default: 64)")
     add_precision(p)
@@ -64,6 +74,7 @@ def add_parser(sub) -> None:
                         "REF activations outside the variant's cone; window = one REF and one ALT "
                         "window per variant; auto (default) = incremental where the split "
                         "graphs exist, else tiled")
+    add_max_allele_length(p)
     p.add_argument("--pad-edges", action="store_true",
                    help="score variants near contig ends by padding the window with N "
                         "(SpliceAI skips them; off by default for parity)")
@@ -79,45 +90,91 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.chunk_size < 1:
-        raise _config(f"--chunk-size must be >= 1, got {args.chunk_size}")
+        raise ConfigError(f"--chunk-size must be >= 1, got {args.chunk_size}")
+    if args.token_file and not args.server:
+        raise ConfigError("--token-file is for --server URL")
     t0 = time.monotonic()
-    if args.server:
-        from ..client import Client  # noqa: PLC0415
-
-        client = Client(args.server)
-
-        def score(variants):
-            return client.score(variants, distance=args.distance, mask=bool(args.mask),
-                                model=args.model)
-    else:
-        if not args.reference:
-            raise _config("-R REFERENCE is required (or --server URL)")
-        engine = Engine(EngineConfig(
-            model=args.model, reference=args.reference, annotation=args.annotation,
-            distance=args.distance, mask=bool(args.mask), batch_size=args.batch_size,
-            threads=args.threads, pad_edges=args.pad_edges, score_complex=args.score_complex,
-            strategy=args.strategy, precision=args.precision,
-        ))
-        engine.warm_up()
-        score = engine.score
+    score = _server_scorer(args) if args.server else _engine_scorer(args)
     enabled = {"auto": sys.stderr.isatty(), "on": True, "off": False}[args.progress]
     total = count_records(args.input) if enabled else None   # a pre-pass only for the bar
     progress = Progress(total, enabled=enabled)
+    inputs = {"reference": args.reference, "gene table": args.annotation,
+              "token file": args.token_file}
+    if args.reference:
+        inputs.update({"reference index": args.reference + ".fai",
+                       "reference .gzi index": args.reference + ".gzi"})
     try:
-        summary = annotate_vcf(args.input, args.output, score, flag_skipped=args.flag_skipped,
-                               chunk_size=args.chunk_size, on_progress=progress.update)
+        with sigterm_as_interrupt():
+            summary = annotate_vcf(args.input, args.output, score,
+                                   flag_skipped=args.flag_skipped, chunk_size=args.chunk_size,
+                                   on_progress=progress.update, inputs=inputs)
+    except UnauthorizedError as exc:
+        raise UnauthorizedError(_token_hint(exc.message)) from None
+    except SeqScoreError as exc:
+        raise _not_written(exc, args.output, progress.done) from None
+    except KeyboardInterrupt:
+        if args.output != "-":
+            progress.close()
+            print(f"seqscore score: {args.output} not written (partial output removed)",
+                  file=sys.stderr)
+        raise
     finally:
         progress.close()
+    for line in summary.warnings():
+        print(f"seqscore score: {line}", file=sys.stderr)
     if not args.quiet:
         dt = time.monotonic() - t0
         for line in summary.lines():
             print(f"seqscore score: {line}", file=sys.stderr)
+        where = "stdout" if args.output == "-" else args.output
         print(f"seqscore score: {summary.records} records in {dt:.1f} s "
-              f"({summary.alleles / dt if dt else 0:.2f} alleles/s)", file=sys.stderr)
+              f"({summary.alleles / dt if dt else 0:.2f} alleles/s) -> {where}", file=sys.stderr)
     return 0
 
 
-def _config(message: str):
-    from ..errors import ConfigError  # noqa: PLC0415
+def _engine_scorer(args: argparse.Namespace):
+    if not args.reference:
+        raise ConfigError("-R REFERENCE is required (or --server URL)")
+    engine = Engine(EngineConfig(
+        model=args.model, reference=args.reference, annotation=args.annotation,
+        distance=args.distance, mask=bool(args.mask), batch_size=args.batch_size,
+        threads=args.threads, pad_edges=args.pad_edges, score_complex=args.score_complex,
+        strategy=args.strategy, precision=args.precision,
+        max_allele_length=args.max_allele_length,
+    ))
+    engine.warm_up()
+    return engine.score
 
-    return ConfigError(message)
+
+def _server_scorer(args: argparse.Namespace):
+    from ..client import Client  # noqa: PLC0415
+    from ..remote_scoring import ServerScorer  # noqa: PLC0415
+
+    if args.max_allele_length is not None:
+        raise ConfigError("--max-allele-length applies in process; with --server the daemon's "
+                          "own setting applies")
+    client = Client(args.server, token_file=args.token_file)
+    try:
+        client.models()     # reachable, token accepted: before any output is made
+    except UnauthorizedError as exc:
+        raise UnauthorizedError(_token_hint(exc.message)) from None
+    return ServerScorer(client, distance=args.distance, mask=bool(args.mask), model=args.model)
+
+
+def _token_hint(message: str) -> str:
+    return (f"{message}; pass the daemon's token with --token-file FILE or the SEQSCORE_TOKEN "
+            "environment variable")
+
+
+def _not_written(exc: SeqScoreError, output: str, done: int) -> SeqScoreError:
+    """``exc`` with a note of what became of the output (nothing for a file; for stdout,
+    the records before the error were streamed)."""
+    if isinstance(exc, (OutputError, OutputIsInputError)):
+        return exc      # their messages say it
+    if output == "-":
+        note = f"stdout holds only the {done} records before the error"
+    else:
+        note = f"{output} not written"
+    exc.message = f"{exc.message} ({note})"
+    exc.args = (exc.message,)
+    return exc

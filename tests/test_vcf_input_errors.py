@@ -1,0 +1,120 @@
+"""Inputs `seqscore score` cannot read: one line naming the file (and line) and what to do, the
+documented exit code (65 malformed, 66 missing/unreadable), no traceback, and no output file
+left behind.  Also: the line number is right on stdin."""
+
+import gzip
+import subprocess
+import sys
+
+import pytest
+
+from hail_seqscore.cli import main
+from synthetic import make_world, other_base
+
+HEADER = ("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=3000>\n"
+          "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    w = make_world(tmp_path_factory.mktemp("inerr"))
+    s = w["seq"]
+    w["body"] = "".join(f"chr1\t{p}\tr{p}\t{s[p - 1]}\t{other_base(s[p - 1])}\t.\t.\t.\n"
+                        for p in range(800, 1600, 4))     # 200 records
+    return w
+
+
+def run(w, inp, tmp_path, capsys):
+    out = tmp_path / "out.vcf"
+    rc = main(["score", "-I", str(inp), "-O", str(out), "-R", w["ref"], "-A", w["genes"],
+               "--model", w["model"], "-D", "20", "--chunk-size", "16"])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err                # one line
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("out.")] == []   # no .part
+    return rc, err
+
+
+def test_truncated_gzip(world, tmp_path, capsys):
+    data = gzip.compress((HEADER + world["body"]).encode())
+    inp = tmp_path / "trunc.vcf.gz"
+    inp.write_bytes(data[:len(data) * 2 // 3])
+    rc, err = run(world, inp, tmp_path, capsys)
+    assert rc == 65 and "trunc.vcf.gz" in err and "truncated" in err
+
+
+def test_corrupt_gzip(world, tmp_path, capsys):
+    data = bytearray(gzip.compress((HEADER + world["body"]).encode()))
+    data[len(data) // 2] ^= 0xFF
+    inp = tmp_path / "corrupt.vcf.gz"
+    inp.write_bytes(bytes(data))
+    rc, err = run(world, inp, tmp_path, capsys)
+    assert rc == 65 and "corrupt.vcf.gz" in err and ("corrupt" in err or "truncated" in err)
+
+
+def test_gz_name_that_is_not_gzip_nor_vcf(world, tmp_path, capsys):
+    inp = tmp_path / "fake.vcf.gz"
+    inp.write_bytes(bytes(range(256)) * 4)
+    rc, err = run(world, inp, tmp_path, capsys)
+    assert rc == 65 and "fake.vcf.gz" in err and "not gzip-compressed" in err
+
+
+def test_gz_name_holding_plain_vcf_text_is_read(world, tmp_path, capsys):
+    inp = tmp_path / "plain.vcf.gz"
+    inp.write_text(HEADER + world["body"])
+    out = tmp_path / "out.vcf"
+    assert main(["score", "-I", str(inp), "-O", str(out), "-R", world["ref"], "-A",
+                 world["genes"], "--model", world["model"], "-D", "20"]) == 0
+    assert sum(1 for l in out.read_text().splitlines() if not l.startswith("#")) == 200
+
+
+@pytest.mark.parametrize("content,needle", [
+    (b"\x89PNG\r\n\x1a\n" + bytes(100), "binary data"),
+    (b"BZh91AY&SY" + bytes(50), "bzip2"),
+    (b"\x28\xb5\x2f\xfd" + bytes(50), "zstd"),
+    (b"", "empty"),
+    (b"chr1\t800\t.\tA\tC\t.\t.\t.\n", "not a VCF"),
+    (b"##fileformat=VCFv4.2\n##contig=<ID=chr1>\n", "no '#CHROM' header line"),
+    (b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\n", "8 expected"),
+])
+def test_not_a_vcf(world, tmp_path, capsys, content, needle):
+    inp = tmp_path / "odd.vcf"
+    inp.write_bytes(content)
+    rc, err = run(world, inp, tmp_path, capsys)
+    assert rc == 65 and "odd.vcf" in err and needle in err
+
+
+def test_directory_and_missing_file(world, tmp_path, capsys):
+    d = tmp_path / "adir.vcf"
+    d.mkdir()
+    rc, err = run(world, d, tmp_path, capsys)
+    assert rc == 66 and "adir.vcf" in err and "directory" in err
+    rc, err = run(world, tmp_path / "nope.vcf", tmp_path, capsys)
+    assert rc == 66 and "nope.vcf" in err and "does not exist" in err
+
+
+@pytest.mark.parametrize("record,needle", [
+    ("chr1\tabc\t.\tA\tC\t.\t.\t.", "line 6: POS 'abc' is not an integer"),
+    ("chr1\t1.5\t.\tA\tC\t.\t.\t.", "line 6: POS '1.5' is not an integer"),
+    ("chr1\t800\t.\tA\tC", "line 6: 8 columns expected (CHROM POS ID REF ALT QUAL FILTER INFO), "
+                           "found 5"),
+    ("chr1 800 . A C . . .", "separated by tabs"),
+])
+def test_bad_record_names_the_problem_and_line(world, tmp_path, capsys, record, needle):
+    inp = tmp_path / "bad.vcf"
+    inp.write_text(HEADER + "chr1\t800\t.\tA\tC\t.\t.\t.\n\n" + record + "\n")  # a blank line
+    rc, err = run(world, inp, tmp_path, capsys)
+    assert rc == 65 and "bad.vcf" in err and needle in err
+
+
+def test_line_number_on_stdin(world, tmp_path):
+    lines = (HEADER + world["body"]).splitlines()
+    lines[150] = lines[150].replace("\t", "\tx", 1)          # POS 'x…' on line 151
+    cmd = [sys.executable, "-m", "hail_seqscore", "score", "-R", world["ref"], "-A",
+           world["genes"], "--model", world["model"], "-D", "20", "--chunk-size", "16"]
+    proc = subprocess.run(cmd, input="\n".join(lines) + "\n", capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 65
+    assert "stdin: line 151: POS 'x" in proc.stderr and "Traceback" not in proc.stderr
+    assert "stdout holds only the" in proc.stderr
