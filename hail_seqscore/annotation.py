@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import AnnotationError, ConfigError, InputUnreadableError
-from .genome import contig_aliases
+from .genome import Genome, contig_aliases
 from .models.registry import ANNOTATION_FILES, ANNOTATION_SOURCE, downloads_dir, sha256_file
 from .sniff import check_file, first_text, read_head, text_lines
 
@@ -130,8 +130,8 @@ def _int_list(text: str, what: str, where: str) -> list[int]:
     try:
         return [int(v) for v in text.strip().split(",") if v != ""]
     except ValueError:
-        raise AnnotationError(f"{where}: {what} {text!r} is not a comma-separated list of integers") \
-            from None
+        raise AnnotationError(
+            f"{where}: {what} {text!r} is not a comma-separated list of integers") from None
 
 
 def read_spliceai_table(path: str | os.PathLike, *, sha256: str | None = None) -> GeneTable:
@@ -193,6 +193,37 @@ def _warn_backwards(label: str, backwards: dict[str, list[tuple[int, str]]]) -> 
             log.warning("gene table %s: %d gene(s) with %s, first %s at line %d: is this the "
                         "right file and genome build?", label, len(found), what[key], name,
                         lineno)
+
+
+# ---- the table against the reference ---------------------------------------------------------
+def check_reference(table: GeneTable, genome: Genome) -> list[str]:
+    """Warn (logging) when the gene table and the reference look like different genomes: none
+    of the table's contigs is in the reference, or genes end past the end of their contig.
+    A reference holding only some of the table's contigs is normal (a chr21 FASTA with the
+    genome-wide table) and says nothing.  Returns the warnings."""
+    if not table.genes:
+        return []
+    ref = set(genome.contigs)
+    found = {c: next((a for a in contig_aliases(c) if a in ref), None) for c in table.contigs}
+    out = []
+    if not any(found.values()):
+        out.append(f"none of the contigs of gene table {table.source} ({_preview(table.contigs)}) "
+                   f"is in the reference {genome.path} ({_preview(genome.contigs)}): no variant "
+                   f"can be scored; are they the same genome build?")
+    past = [g for g in table.genes if found[g.contig] and g.tx_end > genome.length(found[g.contig])]
+    if past:
+        g = past[0]
+        out.append(f"{len(past)} gene(s) of gene table {table.source} end past the end of their "
+                   f"contig in the reference {genome.path}, first {g.name} ending at "
+                   f"{g.contig}:{g.tx_end} (contig length {genome.length(found[g.contig])}): "
+                   f"are they the same genome build?")
+    for message in out:
+        log.warning("%s", message)
+    return out
+
+
+def _preview(names: list[str], n: int = 3) -> str:
+    return ", ".join(names[:n]) + (f", … ({len(names)} in all)" if len(names) > n else "")
 
 
 def builtin_table_path(name: str) -> Path:

@@ -152,3 +152,26 @@ def test_gtf_told_by_content(tmp_path):
                  'gene_name "GNAME";\n')
     (gene,) = load_annotation(str(p)).genes
     assert (gene.name, gene.tx_start, gene.tx_end) == ("GNAME", 100, 200)
+
+
+def test_table_against_the_reference(tmp_path, caplog):
+    from hail_seqscore.annotation import check_reference
+    from hail_seqscore.genome import Genome
+
+    fa = tmp_path / "g.fa"
+    fa.write_text(">chr1\n" + "A" * 300 + "\n>chr2\n" + "C" * 100 + "\n")
+    genome = Genome(fa)
+    p = tmp_path / "genes.txt"
+    p.write_text(HEAD + ROW + "Z\t7\t+\t10\t50\t10,\t50,\n")      # chr7 absent: normal
+    with caplog.at_level(logging.WARNING, logger="hail_seqscore.annotation"):
+        assert check_reference(load_annotation(str(p)), genome) == []
+        p.write_text(HEAD + ROW.replace("\t200\t", "\t900\t").replace("120,200,", "120,900,"))
+        (past,) = check_reference(load_annotation(str(p)), genome)
+        assert past == (f"1 gene(s) of gene table {p} end past the end of their contig in the "
+                        f"reference {fa}, first A ending at 1:900 (contig length 300): are they "
+                        f"the same genome build?")
+        p.write_text(HEAD + ROW.replace("\t1\t", "\tNC_000001.11\t"))
+        (none,) = check_reference(load_annotation(str(p)), genome)
+        assert none.startswith(f"none of the contigs of gene table {p} (NC_000001.11) is in "
+                               f"the reference {fa} (chr1, chr2)")
+    assert past in caplog.text and none in caplog.text

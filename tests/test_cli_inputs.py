@@ -48,7 +48,8 @@ def _fasta_cases(w) -> dict:
                              "compressed with plain gzip"),
         "not_gzip.fa.gz": (lambda p: p.write_bytes(ref()), 65, "is not compressed: rename it"),
         "bzip2.fa": (lambda p: p.write_bytes(bz2.compress(ref())), 65, "bzip2-compressed"),
-        "a_vcf.fa": (lambda p: p.write_bytes(Path(w["vcf"]).read_bytes()), 65, "it looks like a VCF"),
+        "a_vcf.fa": (lambda p: p.write_bytes(Path(w["vcf"]).read_bytes()), 65,
+                     "it looks like a VCF"),
         "empty.fa": (lambda p: p.write_bytes(b""), 65, "is empty"),
         "wrong_index.fa": (lambda p: (p.write_bytes(ref()), Path(f"{p}.fai").write_text(
             "chr9\t3000\t6\t60\t61\n")), 65, "does not match"),
@@ -57,10 +58,13 @@ def _fasta_cases(w) -> dict:
     }
 
 
+LATIN1_ROW = b"CAF\xc9\tchr1\t+\t1\t5\t1,\t5,\n"
+
+
 def _table_cases() -> dict:
     return {
-        "latin1.txt": (lambda p: p.write_bytes(GENES.encode() + b"CAF\xc9\tchr1\t+\t1\t5\t1,\t5,\n"),
-                       65, "line 4 is not UTF-8"),
+        "latin1.txt": (lambda p: p.write_bytes(GENES.encode() + LATIN1_ROW), 65,
+                       "line 4 is not UTF-8"),
         "truncated.txt.gz": (lambda p: p.write_bytes(gzip.compress(
             (GENES + GENES.split("\n", 1)[1] * 200).encode())[:200]),
                              65, "is truncated"),
@@ -149,8 +153,9 @@ def test_plain_gzip_table_and_read_only_reference_folder_score_every_record(worl
     ref.write_bytes(Path(world["ref"]).read_bytes())
     out = tmp_path / "out.vcf"
     with open(ref, "rb") as fh:
-        rc = main(["score", "-I", world["vcf"], "-O", str(out), "-R", f"/proc/self/fd/{fh.fileno()}",
-                   "-A", str(table), "--model", str(model), "-D", "20", "-q"])
+        rc = main(["score", "-I", world["vcf"], "-O", str(out), "-R",
+                   f"/proc/self/fd/{fh.fileno()}", "-A", str(table), "--model", str(model),
+                   "-D", "20", "-q"])
     assert rc == 0
     recs = _records(out.read_text())
     assert [r[2] for r in recs] == world["ids"]
