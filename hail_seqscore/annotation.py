@@ -245,8 +245,6 @@ def load_annotation(spec: str | os.PathLike) -> GeneTable:
     A file is read as GTF/GFF3 when its name says so (``.gtf``, ``.gff``, ``.gff3``, maybe
     ``.gz``) or when its text does (``##gff-version`` or 9 tab-separated columns)."""
     text = os.fspath(spec)
-    if not os.path.lexists(text) and text.lower() in ANNOTATION_FILES:
-        text = text.lower()
     if text in ANNOTATION_FILES:
         path = builtin_table_path(text)
         return read_spliceai_table(path, sha256=ANNOTATION_FILES[text].sha256)
