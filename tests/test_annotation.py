@@ -5,6 +5,7 @@ genes backwards, names VCF INFO cannot carry."""
 import bz2
 import gzip
 import logging
+import os
 import re
 
 import numpy as np
@@ -111,6 +112,10 @@ def test_directory_and_unknown_names(tmp_path):
         load_annotation("grch39")
     with pytest.raises(InputUnreadableError, match="cannot read gene table"):
         read_spliceai_table(tmp_path / "missing.txt")
+    fifo = tmp_path / "genes.fifo"            # -A <(zcat genes.txt.gz): read twice, so refused
+    os.mkfifo(fifo)
+    with pytest.raises(InputUnreadableError, match="is not a regular file"):
+        load_annotation(str(fifo))
 
 
 def test_empty_table_and_backwards_genes_warn(tmp_path, caplog):

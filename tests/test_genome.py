@@ -201,3 +201,13 @@ def test_bgzip_in_a_mode_0555_folder_is_indexed_in_the_cache(tmp_path, monkeypat
         assert sorted(p.name for p in ro.iterdir()) == ["g.fa.gz"]
     finally:
         ro.chmod(0o755)
+
+
+def test_pipe_is_refused_before_it_is_read(tmp_path):
+    """`-R <(zcat ref.fa.gz)`: a pipe cannot be read by position; refused without blocking."""
+    fifo = tmp_path / "ref.fa"
+    os.mkfifo(fifo)
+    with pytest.raises(ReferenceUnavailableError, match="is not a regular file .*save it to a "
+                                                        "file first") as exc:
+        Genome(fifo).contigs
+    assert exc.value.exit_code == 66
