@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from . import __version__
-from .annotation import GeneTable, load_annotation
+from .annotation import GeneTable, check_reference, load_annotation
 from .encode import (gene_padding, layout, length_batches, mask_outside, one_hot_oriented,
                      splice_alt, stack_padded)
 from .errors import (AlleleTooLongError, ConfigError, InvalidVariantError, NearContigEndError,
@@ -168,8 +168,10 @@ class Engine:
         return self._split  # type: ignore[return-value]
 
     def warm_up(self) -> "Engine":
-        """Open everything now (the daemon's readiness, fail-fast in the CLI)."""
+        """Open everything now (the daemon's readiness, fail-fast in the CLI), and warn when the
+        gene table and the reference look like different genome builds."""
         _ = self.session, self.annotation, self.genome.contigs, self.split_model
+        check_reference(self.annotation, self.genome)
         return self
 
     def provenance(self) -> dict[str, object]:
