@@ -156,5 +156,61 @@ def test_help_explains_every_flag(capsys):
     assert e.value.code == 0
     text = capsys.readouterr().out
     for flag in ("-I", "-O", "-R", "-A", "-D", "-M", "--model", "--server", "--threads",
-                 "--pad-edges", "--score-complex", "--flag-skipped", "exit codes"):
+                 "--pad-edges", "--score-complex", "--flag-skipped", "exit codes",
+                 "--max-allele-length", "--token-file", "74", "77"):
         assert flag in text
+
+
+def _vcf(tmp_path, rows, name="w.vcf"):
+    path = tmp_path / name
+    path.write_text(HEADER + "".join(f"{c}\t{p}\t{i}\t{r}\t{a}\t.\t.\t.\n"
+                                     for c, p, i, r, a in rows))
+    return path
+
+
+def _score(world, vcf, out, *extra):
+    return main(["score", "-I", str(vcf), "-O", str(out), "-R", world["ref"], "-A",
+                 world["genes"], "--model", world["model"], "-D", "20", "-q", *extra])
+
+
+@pytest.mark.parametrize("bad,good,warned", [(12, 3, True), (9, 0, False), (12, 13, False)])
+def test_most_alleles_mismatching_the_reference_warn_of_the_wrong_build(
+        world, tmp_path, capsys, bad, good, warned):
+    s = world["seq"]
+    rows = [("chr1", p, f"bad{p}", other_base(s[p - 1]), s[p - 1]) for p in range(800, 800 + bad)]
+    rows += [("chr1", p, f"ok{p}", s[p - 1], other_base(s[p - 1]))
+             for p in range(1300, 1300 + good)]
+    out = tmp_path / "o.vcf"
+    assert _score(world, _vcf(tmp_path, rows), out) == 0
+    assert len(_records(out.read_text())) == bad + good
+    err = capsys.readouterr().err
+    assert ("the reference probably is not the build of the VCF" in err) is warned
+    if warned:
+        assert f"{bad} of {bad + good} ALT alleles checked" in err   # shown despite -q
+
+
+def test_most_alleles_on_contigs_the_reference_lacks_warn(world, tmp_path, capsys):
+    rows = [("chrUn_x", p, ".", "A", "C") for p in range(100, 112)]
+    out = tmp_path / "o.vcf"
+    assert _score(world, _vcf(tmp_path, rows), out) == 0
+    assert len(_records(out.read_text())) == 12
+    err = capsys.readouterr().err
+    assert "12 of 12 ALT alleles lie on contigs the reference does not have (chrUn_x)" in err
+
+
+def test_max_allele_length(world, tmp_path, capsys):
+    s = world["seq"]
+    rows = [("chr1", 1350, "del10", s[1349:1360], s[1349]),
+            ("chr1", 1300, "ins10", s[1299], s[1299] + "ACGTACGTAC"),
+            ("chr1", 1400, "snv", s[1399], other_base(s[1399]))]
+    out = tmp_path / "o.vcf"
+    assert _score(world, _vcf(tmp_path, rows), out, "--max-allele-length", "5",
+                  "--flag-skipped") == 0
+    info = {r[2]: r[7] for r in _records(out.read_text())}
+    assert list(info) == ["del10", "ins10", "snv"]
+    assert info["del10"].endswith("|ALLELE_TOO_LONG") and info["ins10"].endswith("|ALLELE_TOO_LONG")
+    assert info["snv"].startswith("SpliceAI=")
+    assert _score(world, _vcf(tmp_path, rows), out, "--max-allele-length", "20") == 0
+    assert all("SpliceAI=" in r[7] for r in _records(out.read_text()))
+    assert _score(world, _vcf(tmp_path, rows), out, "--max-allele-length", "0") == 64
+    assert "max_allele_length" in capsys.readouterr().err
