@@ -127,17 +127,21 @@ def output_header(lines: list[str], flag_skipped: bool) -> list[str]:
     return meta + [h + ending for h in ours] + [chrom]
 
 
-def annotate_vcf(input_path: str, output_path: str, score: ScoreFn, *,
+def annotate_vcf(input_path: str | VcfReader, output_path: str, score: ScoreFn, *,
                  flag_skipped: bool = False, chunk_size: int = 512,
                  on_progress: Callable[[int], None] | None = None,
                  inputs: Mapping[str, str | None] | None = None) -> RunSummary:
-    """Read ``input_path``, score every ALT allele with ``score``, write ``output_path``.
+    """Read ``input_path`` (a path, or a :class:`VcfReader` opened by the caller, which this
+    closes), score every ALT allele with ``score``, write ``output_path``.
 
     ``-`` means stdin/stdout; an output ending in ``.gz`` or ``.bgz`` is bgzipped.  The output
     may not be the input or any of ``inputs`` (``{what: path}``, e.g. the reference)."""
-    check_not_input(output_path, {"input VCF": input_path, **(inputs or {})})
+    reader = input_path if isinstance(input_path, VcfReader) else VcfReader(input_path)
     summary = RunSummary()
-    with VcfReader(input_path) as reader:
+    with reader:
+        check_not_input(output_path, {"input VCF": reader.path, **(inputs or {})})
+        if not reader.header:
+            reader.open()
         header = output_header(reader.header, flag_skipped)
         with AtomicFile(output_path, bgzip=output_path.endswith((".gz", ".bgz")),
                         what="output VCF") as out:

@@ -86,7 +86,8 @@ class VcfReader:
 
     # ---- opening -------------------------------------------------------------------------
     def __enter__(self) -> "VcfReader":
-        self.open()
+        if not self.header:
+            self.open()
         return self
 
     def __exit__(self, *exc) -> None:

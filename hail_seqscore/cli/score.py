@@ -10,7 +10,9 @@ from ..engine import MAX_DISTANCE, STRATEGIES, Engine, EngineConfig
 from ..errors import (ConfigError, OutputError, OutputIsInputError, SeqScoreError,
                       UnauthorizedError)
 from ..progress import Progress
+from ..output import check_not_input
 from ..vcf import annotate_vcf, count_records
+from ..vcf_reader import VcfReader
 from . import add_max_allele_length, add_precision, sigterm_as_interrupt
 
 HELP = """\
@@ -94,18 +96,25 @@ def run(args: argparse.Namespace) -> int:
     if args.token_file and not args.server:
         raise ConfigError("--token-file is for --server URL")
     t0 = time.monotonic()
-    score = _server_scorer(args) if args.server else _engine_scorer(args)
-    enabled = {"auto": sys.stderr.isatty(), "on": True, "off": False}[args.progress]
-    total = count_records(args.input) if enabled else None   # a pre-pass only for the bar
-    progress = Progress(total, enabled=enabled)
-    inputs = {"reference": args.reference, "gene table": args.annotation,
-              "token file": args.token_file}
+    inputs = {"input VCF": args.input, "reference": args.reference,
+              "gene table": args.annotation, "token file": args.token_file}
     if args.reference:
         inputs.update({"reference index": args.reference + ".fai",
                        "reference .gzi index": args.reference + ".gzi"})
+    check_not_input(args.output, inputs)      # before anything slow, and before any write
+    enabled = {"auto": sys.stderr.isatty(), "on": True, "off": False}[args.progress]
+    total = count_records(args.input) if enabled else None   # a pre-pass only for the bar
+    reader = VcfReader(args.input)
+    try:
+        reader.open()       # a missing file or one that is not a VCF fails before the model loads
+        score = _server_scorer(args) if args.server else _engine_scorer(args)
+    except BaseException:
+        reader.close()
+        raise
+    progress = Progress(total, enabled=enabled)
     try:
         with sigterm_as_interrupt():
-            summary = annotate_vcf(args.input, args.output, score,
+            summary = annotate_vcf(reader, args.output, score,
                                    flag_skipped=args.flag_skipped, chunk_size=args.chunk_size,
                                    on_progress=progress.update, inputs=inputs)
     except UnauthorizedError as exc:
