@@ -7,13 +7,20 @@
 * Keeps one connection alive per thread (safe to share a Client between threads).
 * Retries 503 (queue full, model loading) with exponential backoff, honouring Retry-After, and
   reconnects once when a kept-alive connection was closed by the server.
-* Splits long variant lists into requests of ``chunk_size`` variants.
-* Raises clear errors: :class:`~errors.NetworkUnavailableError` (daemon unreachable),
-  :class:`~errors.ServiceBusyError` (still busy after the retries),
-  :class:`~errors.UnauthorizedError`, :class:`~errors.RequestError` /
-  :class:`~errors.PayloadTooLargeError` (the server names the field), or the class of the
-  server's error code.  Per-variant failures are *not* raised: they are in each result's
-  ``error``, as with the in-process engine.
+* Splits long variant lists into requests of at most ``chunk_size`` variants and about
+  ``max_request_bytes``; a request the server still finds too large (413: its
+  ``--max-body-mb``, ``--max-variants`` or ``--max-queue`` is lower) is split in halves and
+  sent again.
+* Returns one result per variant, like ``Engine.score``: a variant the engine would refuse
+  before scoring (not a :class:`~records.Variant`, wrong field types, ``pos`` < 1, non-base
+  alleles) gets its ``INVALID_VARIANT`` error here without being sent, one too large to send
+  at all ``ALLELE_TOO_LONG``, and the server's per-variant errors come back as they are.
+* Raises clear errors for what concerns the whole run: :class:`~errors.NetworkUnavailableError`
+  (daemon unreachable), :class:`~errors.ServiceBusyError` (still busy after the retries),
+  :class:`~errors.UnauthorizedError` (token missing or wrong), :class:`~errors.ConfigError` (a
+  bad token or token file, or a URL that is not a seqscore daemon: 404/405),
+  :class:`~errors.RequestError` (the server names the field), or the class of the server's
+  error code.
 """
 
 from __future__ import annotations
@@ -26,11 +33,14 @@ import time
 from typing import Any, Sequence
 from urllib.parse import urlsplit
 
-from .errors import (ConfigError, NetworkUnavailableError, RequestError, SeqScoreError,
+from .errors import (AlleleTooLongError, ConfigError, InvalidVariantError,
+                     NetworkUnavailableError, PayloadTooLargeError, RequestError, SeqScoreError,
                      ServiceBusyError, error_from_code)
 from .protocol import (DEFAULT_HOST, DEFAULT_PORT, HEALTH_PATH, METRICS_PATH, MODELS_PATH,
-                       READY_PATH, SCORE_PATH, decode_score_response, encode_score_request)
-from .records import ScoreResult, Variant
+                       READY_PATH, SCORE_PATH, check_token, decode_score_response,
+                       encode_score_request, read_token_file)
+from .records import ErrorInfo, ScoreResult, Variant
+from .variants import validate
 
 DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
 TOKEN_ENV = "SEQSCORE_TOKEN"
@@ -42,26 +52,30 @@ class Client:
     def __init__(self, url: str = DEFAULT_URL, *, token: str | None = None,
                  token_file: str | os.PathLike | None = None, timeout: float = 600.0,
                  retries: int = 8, backoff: float = 0.25, max_backoff: float = 30.0,
-                 chunk_size: int = 1000):
+                 chunk_size: int = 1000, max_request_bytes: int = 8 * 1024 * 1024):
         parts = urlsplit(url if "://" in url else f"http://{url}")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"server URL must look like http://HOST:PORT, got {url!r}")
-        if chunk_size < 1 or retries < 0 or backoff < 0 or timeout <= 0:
-            raise ConfigError("chunk_size and timeout must be > 0, retries and backoff >= 0")
+        if chunk_size < 1 or retries < 0 or backoff < 0 or timeout <= 0 \
+                or max_request_bytes < 1024:
+            raise ConfigError("chunk_size and timeout must be > 0, retries and backoff >= 0, "
+                              "max_request_bytes >= 1024")
         self.url = url
         self._https = parts.scheme == "https"
         self._host = parts.hostname
         self._port = parts.port or (443 if self._https else 80)
         self._base = parts.path.rstrip("/")
-        if token is None and token_file is not None:
-            try:
-                token = open(token_file).read().strip()
-            except OSError as exc:
-                raise ConfigError(f"cannot read token file {token_file}: {exc}") from None
-        self.token = token if token is not None else os.environ.get(TOKEN_ENV) or None
+        if token is not None:
+            token = check_token(token.strip(), "the token")
+        elif token_file is not None:
+            token = read_token_file(token_file)
+        elif os.environ.get(TOKEN_ENV, "").strip():
+            token = check_token(os.environ[TOKEN_ENV].strip(), f"${TOKEN_ENV}")
+        self.token = token
         self.timeout, self.retries = timeout, retries
         self.backoff, self.max_backoff = backoff, max_backoff
         self.chunk_size = chunk_size
+        self.max_request_bytes = max_request_bytes
         self._local = threading.local()
 
     # ---- public API --------------------------------------------------------------------------
@@ -69,13 +83,59 @@ class Client:
               mask: bool | None = None, model: str | None = None) -> list[ScoreResult]:
         """One :class:`ScoreResult` per variant, in input order (same as ``Engine.score``)."""
         variants = list(variants)
-        out: list[ScoreResult] = []
-        for i in range(0, len(variants), self.chunk_size):
-            chunk = variants[i:i + self.chunk_size]
-            body = encode_score_request(chunk, distance=distance, mask=mask, model=model)
+        out: list[ScoreResult | None] = [None] * len(variants)
+        todo: list[int] = []
+        for i, v in enumerate(variants):
+            err = self._refused(v)
+            if err is None:
+                todo.append(i)
+            else:
+                out[i] = ScoreResult(v, (), err)
+        for chunk in self._chunks(todo, variants):
+            got = self._score_chunk([variants[i] for i in chunk], distance, mask, model)
+            for i, r in zip(chunk, got):
+                out[i] = r
+        return out  # type: ignore[return-value]
+
+    def _refused(self, v) -> ErrorInfo | None:
+        """The engine's verdict on a variant it would refuse before scoring, or None."""
+        if not isinstance(v, Variant):
+            return ErrorInfo(InvalidVariantError.code,
+                             f"expected a Variant, got {type(v).__name__}")
+        try:
+            validate(v)
+        except InvalidVariantError as exc:
+            return ErrorInfo(exc.code, exc.message)
+        if _wire_size(v) > self.max_request_bytes:
+            return _too_large(v, f"its request would be larger than the client's "
+                                 f"max_request_bytes ({self.max_request_bytes})")
+        return None
+
+    def _chunks(self, todo: list[int], variants: list[Variant]):
+        """Runs of indices of at most ``chunk_size`` variants and about ``max_request_bytes``."""
+        chunk: list[int] = []
+        size = 0
+        for i in todo:
+            n = _wire_size(variants[i])
+            if chunk and (len(chunk) == self.chunk_size or size + n > self.max_request_bytes):
+                yield chunk
+                chunk, size = [], 0
+            chunk.append(i)
+            size += n
+        if chunk:
+            yield chunk
+
+    def _score_chunk(self, chunk: list[Variant], distance, mask, model) -> list[ScoreResult]:
+        body = encode_score_request(chunk, distance=distance, mask=mask, model=model)
+        try:
             _, data = self._call("POST", SCORE_PATH, body)
-            out += decode_score_response(data, chunk)
-        return out
+        except PayloadTooLargeError as exc:   # the server's limits are lower than ours
+            if len(chunk) == 1:
+                return [ScoreResult(chunk[0], (), _too_large(chunk[0], exc.message))]
+            half = len(chunk) // 2
+            return (self._score_chunk(chunk[:half], distance, mask, model)
+                    + self._score_chunk(chunk[half:], distance, mask, model))
+        return decode_score_response(data, chunk)
 
     def health(self) -> dict:
         return self._call("GET", HEALTH_PATH)[1]
@@ -194,10 +254,23 @@ class Client:
         if status == 503:
             return ServiceBusyError(f"{where}: still busy after {self.retries} retries: "
                                     f"{message}")
+        if status in (404, 405):
+            return ConfigError(f"{where} (HTTP {status}): {message}; is {self.url} the address "
+                               "of `seqscore serve`?")
         exc = error_from_code(code, f"{where} (HTTP {status}): {message}")
         if isinstance(exc, RequestError):
             exc.field = err.get("field")
         return exc
+
+
+def _wire_size(v: Variant) -> int:
+    """About the bytes a variant takes in a request body (ASCII fields)."""
+    return len(v.contig) + len(v.ref) + len(v.alt) + 64
+
+
+def _too_large(v: Variant, why: str) -> ErrorInfo:
+    return ErrorInfo(AlleleTooLongError.code, f"{v}: REF/ALT of {len(v.ref):,}/{len(v.alt):,} "
+                                              f"bp too long to send to the daemon: {why}")
 
 
 def _decode(data: bytes, where: str) -> Any:

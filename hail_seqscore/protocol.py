@@ -5,28 +5,47 @@ Plain Python: no HTTP framework, no onnxruntime.  The server parses requests wit
 does the reverse with :func:`encode_score_request` and :func:`decode_score_response`.  The JSON
 schemas below are what the server's OpenAPI document (``/v1/openapi.json``) shows.
 
-Request (``POST /v1/score``)::
+Request (``POST /v1/score``, ``Content-Type: application/json``)::
 
     {"variants": [{"chrom": "17", "pos": 43045615, "ref": "G", "alt": "A"}, ...],
      "distance": 50, "mask": 0, "model": "spliceai"}          # the last three optional
 
 Response: ``{"results": [...], "provenance": {...}}`` with exactly one result per input variant,
-in input order; each holds ``variant`` and either ``scores`` (one entry per gene, unrounded) or
-``error`` (``{"code", "message"}``).  A failed request answers
-``{"error": {"code", "message", "field"}}`` with the matching HTTP status.
+in input order; each holds ``variant`` (echoed as sent) and either ``scores`` (one entry per
+gene, unrounded) or ``error`` (``{"code", "message"}``).  A failed request answers
+``{"error": {"code", "message", "field"}}`` with the matching HTTP status; every answer of the
+daemon that is not a 200, unknown routes included, has that shape.
 
-Structural problems (a missing field, a wrong JSON type) fail the request with 400 naming the
-field; a well-formed variant the reference disagrees with (bad bases, unknown contig, REF
-mismatch) gets its own per-variant error instead.
+What fails the whole request, and what fails one variant:
+
+* 400 ``BAD_REQUEST`` naming the field: a body that is not JSON (or not UTF-8), JSON nested
+  too deeply for the parser (a request is three levels deep), an integer of more than :data:`MAX_INT_DIGITS` digits,
+  ``NaN``/``Infinity``, a missing field, a wrong JSON type (``"pos": "12"``, ``"pos": 12.0``,
+  ``"distance": 50.5``), an unknown field.
+* 415 ``UNSUPPORTED_MEDIA_TYPE``: a ``Content-Type`` other than ``application/json`` (or
+  ``application/*+json``), a charset other than UTF-8, or no ``Content-Type`` at all (send
+  ``-H 'Content-Type: application/json'`` with curl).
+* 413 ``PAYLOAD_TOO_LARGE``: a body over the server's ``--max-body-mb``, more variants than
+  ``--max-variants``.  408 ``REQUEST_TIMEOUT``: headers or body not received in time.
+* Per variant, inside ``results`` (the other variants are scored), as in-process scoring
+  gives them: a REF or ALT longer than the server's ``--max-allele-length`` (default: the
+  model's context, 10,000 bp for SpliceAI) gets ``ALLELE_TOO_LONG``, refused while parsing,
+  before any other work; a well-typed variant with a bad value gets ``INVALID_VARIANT``
+  (``pos`` < 1, an empty chrom, an empty or non-base REF/ALT); the engine's own codes follow (``CONTIG_NOT_FOUND``, ``REF_MISMATCH``,
+  ``NEAR_CONTIG_END``, …; ``INTERNAL`` if scoring that variant failed unexpectedly).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
 from typing import Any, Iterable, Mapping, Sequence
 
-from .errors import PayloadTooLargeError, RequestError
+from .errors import (AlleleTooLongError, ConfigError, InputUnreadableError, InvalidVariantError,
+                     PayloadTooLargeError, RequestError, UnsupportedMediaTypeError)
 from .records import ErrorInfo, GeneScore, ScoreResult, Variant
+from .variants import validate
 
 API_VERSION = "v1"
 DEFAULT_HOST = "127.0.0.1"
@@ -41,43 +60,136 @@ OPENAPI_PATH = "/v1/openapi.json"
 DOCS_PATH = "/v1/docs"
 
 DEFAULT_MAX_VARIANTS = 10_000   # per request (the server's default; the client chunks below it)
+MAX_INT_DIGITS = 20             # a JSON integer longer than this is refused before conversion
+JSON_MEDIA_TYPE = "application/json"
 _VARIANT_FIELDS = ("chrom", "pos", "ref", "alt")
 _REQUEST_FIELDS = {"variants", "distance", "mask", "model"}
 
 
 class ScoreRequest:
-    """A parsed ``POST /v1/score`` body.  ``None`` means "the server's default"."""
+    """A parsed ``POST /v1/score`` body.  ``None`` means "the server's default".
 
-    __slots__ = ("variants", "distance", "mask", "model")
+    ``errors[i]`` is the per-variant error of ``variants[i]`` found while parsing (a bad value,
+    an over-long allele), or ``None``: such a variant is answered without being scored."""
+
+    __slots__ = ("variants", "distance", "mask", "model", "errors")
 
     def __init__(self, variants: Sequence[Variant], distance: int | None = None,
-                 mask: bool | None = None, model: str | None = None):
+                 mask: bool | None = None, model: str | None = None,
+                 errors: Sequence[ErrorInfo | None] | None = None):
         self.variants = tuple(variants)
         self.distance = distance
         self.mask = mask
         self.model = model
+        self.errors = tuple(errors) if errors is not None else (None,) * len(self.variants)
 
     def __repr__(self) -> str:
         return (f"ScoreRequest({len(self.variants)} variants, distance={self.distance}, "
                 f"mask={self.mask}, model={self.model!r})")
 
 
+# ---- the bearer token (server and client) ------------------------------------------------------
+MAX_TOKEN_BYTES = 4096
+
+
+def check_token(token: str, where: str) -> str:
+    """A bearer token must be 1 to 4096 visible ASCII characters (it travels in an HTTP
+    header); ``where`` names its source in the error."""
+    if not token:
+        raise ConfigError(f"{where} is empty; it must hold one token")
+    if len(token) > MAX_TOKEN_BYTES or any(not 0x21 <= ord(c) <= 0x7E for c in token):
+        raise ConfigError(f"{where} must hold one token of at most {MAX_TOKEN_BYTES} visible "
+                          "ASCII characters (no spaces, control characters or other "
+                          "alphabets); e.g. `openssl rand -hex 32`")
+    return token
+
+
+def read_token_file(path: str | os.PathLike) -> str:
+    """The token in ``path`` (surrounding whitespace stripped).  A missing or unreadable file
+    raises :class:`InputUnreadableError`; a binary, non-UTF-8, empty or oversized one (or one
+    holding more than one word) :class:`ConfigError`."""
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as fh:
+            raw = fh.read(MAX_TOKEN_BYTES + 2)   # bounded: the path may be a device or a FIFO
+    except OSError as exc:
+        raise InputUnreadableError(f"cannot read token file {name}: "
+                                   f"{exc.strerror or exc}") from None
+    if len(raw) > MAX_TOKEN_BYTES + 1:
+        raise ConfigError(f"token file {name} is larger than {MAX_TOKEN_BYTES} bytes; it must "
+                          "hold one token (is it the right file?)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"token file {name} is not text (not UTF-8); it must hold one token "
+                          "(is it the right file?)") from None
+    return check_token(text.strip(), f"token file {name}")
+
+
 # ---- server side ------------------------------------------------------------------------------
+def check_content_type(value: str | None) -> None:
+    """``application/json`` (or ``application/*+json``), UTF-8 if a charset is given; anything
+    else, a missing header included, raises :class:`UnsupportedMediaTypeError` (HTTP 415).
+
+    Requiring the header also keeps browsers from posting to a local daemon from another web
+    page without a CORS preflight (a "simple" cross-site request cannot send it)."""
+    hint = "send the header 'Content-Type: application/json' (curl: -H 'Content-Type: " \
+           "application/json')"
+    if not value or not value.strip():
+        raise UnsupportedMediaTypeError(f"the request has no Content-Type; {hint}",
+                                        field="Content-Type")
+    media, *params = (p.strip() for p in value.split(";"))
+    media = media.lower()
+    kind, _, sub = media.partition("/")
+    if not (media == JSON_MEDIA_TYPE or (kind == "application" and sub.endswith("+json"))):
+        raise UnsupportedMediaTypeError(f"Content-Type {_short(value, 100)} is not JSON; "
+                                        f"{hint}", field="Content-Type")
+    for param in params:
+        name, _, val = param.partition("=")
+        if name.strip().lower() == "charset" and \
+                val.strip().strip('"').lower().replace("_", "-") not in ("utf-8", "utf8"):
+            raise UnsupportedMediaTypeError(
+                f"Content-Type charset {_short(val.strip(), 40)}: the body must be UTF-8 JSON; "
+                f"{hint}", field="Content-Type")
+
+
 def loads_json(body: bytes) -> Any:
-    """Decode a request body; a malformed one raises :class:`RequestError`."""
+    """Decode a request body; a malformed one raises :class:`RequestError` naming the problem.
+
+    Besides syntax errors: JSON nested too deeply for the parser, integers of more than
+    :data:`MAX_INT_DIGITS` digits (refused before Python converts them, which is quadratic)
+    and the non-standard ``NaN``, ``Infinity`` and ``-Infinity`` that :func:`json.loads`
+    would otherwise accept."""
     if not body:
         raise RequestError("request body is empty; expected a JSON object", field="body")
     try:
-        return json.loads(body)
+        return json.loads(body, parse_int=_parse_int, parse_constant=_refuse_constant)
     except UnicodeDecodeError as exc:
         raise RequestError(f"request body is not UTF-8: {exc}", field="body") from None
     except json.JSONDecodeError as exc:
         raise RequestError(f"request body is not valid JSON: {exc.msg} at line {exc.lineno} "
                            f"column {exc.colno}", field="body") from None
+    except RecursionError:
+        raise RequestError("request body is JSON nested too deeply (a request is an object "
+                           "holding a list of objects)", field="body") from None
+
+
+def _parse_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise RequestError(f"request body holds an integer of {digits} digits; at most "
+                           f"{MAX_INT_DIGITS} are accepted", field="body")
+    return int(text)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise RequestError(f"request body holds {name}, which is not valid JSON (numbers must be "
+                       "finite)", field="body")
 
 
 def parse_variant(obj: Any, where: str) -> Variant:
-    """Structural checks only (fields present, JSON types right); bases are the engine's job."""
+    """Structural checks only (fields present, JSON types right): a wrong one raises
+    :class:`RequestError` naming the field.  Values are checked by :func:`variant_problem`."""
     if not isinstance(obj, Mapping):
         raise RequestError(f"{where}: expected an object with chrom, pos, ref, alt; got "
                            f"{_json_type(obj)}", field=where)
@@ -88,28 +200,53 @@ def parse_variant(obj: Any, where: str) -> Variant:
     chrom, pos, ref, alt = (obj[k] for k in _VARIANT_FIELDS)
     if isinstance(chrom, int) and not isinstance(chrom, bool):
         chrom = str(chrom)
-    if not isinstance(chrom, str) or not chrom:
-        raise RequestError(f"{where}.chrom: expected a non-empty string, got {chrom!r}",
+    if not isinstance(chrom, str):
+        raise RequestError(f"{where}.chrom: expected a string, got {_json_type(chrom)}",
                            field=f"{where}.chrom")
-    if isinstance(pos, bool) or not isinstance(pos, int) or pos < 1:
-        raise RequestError(f"{where}.pos: expected an integer >= 1 (1-based), got {pos!r}",
-                           field=f"{where}.pos")
+    if isinstance(pos, bool) or not isinstance(pos, int):
+        raise RequestError(f"{where}.pos: expected an integer (1-based), got "
+                           f"{_json_type(pos)}: {_short(pos)}", field=f"{where}.pos")
     for name, value in (("ref", ref), ("alt", alt)):
-        if not isinstance(value, str) or not value:
-            raise RequestError(f"{where}.{name}: expected a non-empty string, got {value!r}",
+        if not isinstance(value, str):
+            raise RequestError(f"{where}.{name}: expected a string, got {_json_type(value)}",
                                field=f"{where}.{name}")
     return Variant(chrom, pos, ref, alt)
 
 
-def parse_score_request(obj: Any, *, max_variants: int = DEFAULT_MAX_VARIANTS) -> ScoreRequest:
-    """Validate a decoded ``POST /v1/score`` body; errors name the field (``variants[3].pos``)."""
+def variant_problem(v: Variant, max_allele_length: int | None = None) -> ErrorInfo | None:
+    """The per-variant error of a well-typed variant whose values cannot be scored, or None.
+
+    The allele lengths are checked first, so an over-long allele is refused before anything
+    else looks at its bases (``ALLELE_TOO_LONG``, as :class:`~engine.Engine` words it); then
+    :func:`variants.validate` (``INVALID_VARIANT``: ``pos`` < 1, an empty chrom, an empty or
+    non-base REF/ALT), with the engine's own messages."""
+    longest = max(len(v.ref), len(v.alt))
+    if max_allele_length is not None and longest > max_allele_length:
+        which = "REF" if len(v.ref) >= len(v.alt) else "ALT"
+        return ErrorInfo(AlleleTooLongError.code, (
+            f"{v}: {which} is {longest:,} bp, longer than the cap of {max_allele_length:,} bp "
+            "(the model's window; --max-allele-length raises it); not scored"))
+    try:
+        validate(v)
+    except InvalidVariantError as exc:
+        return ErrorInfo(exc.code, exc.message)
+    return None
+
+
+def parse_score_request(obj: Any, *, max_variants: int = DEFAULT_MAX_VARIANTS,
+                        max_allele_length: int | None = None) -> ScoreRequest:
+    """Validate a decoded ``POST /v1/score`` body; errors name the field (``variants[3].pos``).
+
+    Structural problems raise :class:`RequestError` (400); bad values of one variant become
+    that variant's entry in :attr:`ScoreRequest.errors`."""
     if not isinstance(obj, Mapping):
         raise RequestError(f"request body: expected a JSON object, got {_json_type(obj)}",
                            field="body")
     unknown = sorted(set(obj) - _REQUEST_FIELDS)
     if unknown:
-        raise RequestError(f"unknown field(s) {', '.join(map(repr, unknown))}; expected "
-                           f"{', '.join(sorted(_REQUEST_FIELDS))}", field=str(unknown[0]))
+        raise RequestError(f"unknown field(s) {', '.join(_short(u, 40) for u in unknown[:5])}; "
+                           f"expected {', '.join(sorted(_REQUEST_FIELDS))}",
+                           field=unknown[0][:40])
     if "variants" not in obj:
         raise RequestError("missing field 'variants' (a list of {chrom, pos, ref, alt})",
                            field="variants")
@@ -121,12 +258,13 @@ def parse_score_request(obj: Any, *, max_variants: int = DEFAULT_MAX_VARIANTS) -
                                    f"{max_variants} are accepted (split the request)",
                                    field="variants")
     variants = [parse_variant(v, f"variants[{i}]") for i, v in enumerate(raw)]
+    errors = [variant_problem(v, max_allele_length) for v in variants]
 
     distance = obj.get("distance")
     if distance is not None and (isinstance(distance, bool) or not isinstance(distance, int)
                                  or distance < 0):
-        raise RequestError(f"distance: expected a non-negative integer, got {distance!r}",
-                           field="distance")
+        raise RequestError(f"distance: expected a non-negative integer, got "
+                           f"{_short(distance)}", field="distance")
     mask = obj.get("mask")
     if mask is not None:
         if isinstance(mask, bool):
@@ -134,15 +272,28 @@ def parse_score_request(obj: Any, *, max_variants: int = DEFAULT_MAX_VARIANTS) -
         elif isinstance(mask, int) and mask in (0, 1):
             mask = bool(mask)
         else:
-            raise RequestError(f"mask: expected 0, 1, true or false, got {mask!r}", field="mask")
+            raise RequestError(f"mask: expected 0, 1, true or false, got {_short(mask)}",
+                               field="mask")
     model = obj.get("model")
     if model is not None and (not isinstance(model, str) or not model):
-        raise RequestError(f"model: expected a model name, got {model!r}", field="model")
-    return ScoreRequest(variants, distance, mask, model)
+        raise RequestError(f"model: expected a model name, got {_short(model)}", field="model")
+    return ScoreRequest(variants, distance, mask, model, errors)
+
+
+def finite_or_error(result: ScoreResult) -> ScoreResult:
+    """``result``, or an ``INTERNAL`` error for it if a score is NaN or infinite (JSON cannot
+    carry one, and it is no score: e.g. a half-precision model that overflowed)."""
+    for s in result.scores:
+        if any(x is not None and not math.isfinite(x)
+               for x in (s.ds_ag, s.ds_al, s.ds_dg, s.ds_dl)):
+            return ScoreResult(result.variant, (), ErrorInfo(
+                "INTERNAL", f"{result.variant}: the model gave a non-finite score (NaN or "
+                            f"infinity) for gene {s.gene}; not scored"))
+    return result
 
 
 def encode_result(result: ScoreResult) -> dict[str, Any]:
-    return result.to_dict()
+    return finite_or_error(result).to_dict()
 
 
 def encode_score_response(results: Iterable[ScoreResult],
@@ -212,6 +363,12 @@ def decode_score_response(obj: Any, variants: Sequence[Variant] | None = None
                                f"request was {v}", field=f"results[{i}].variant")
         out.append(ScoreResult(v, r.scores, r.error))
     return out
+
+
+def _short(obj: Any, limit: int = 60) -> str:
+    """``repr`` of a value from a request, cut to ``limit`` characters for messages."""
+    text = repr(obj)
+    return text if len(text) <= limit else f"{text[:limit]}...({len(text)} characters)"
 
 
 def _json_type(obj: Any) -> str:

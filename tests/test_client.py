@@ -7,7 +7,7 @@ import pytest
 
 from daemon_harness import Daemon, toy_variants, write_toy_genome
 from hail_seqscore.client import Client
-from hail_seqscore.errors import (ConfigError, NetworkUnavailableError, PayloadTooLargeError,
+from hail_seqscore.errors import (ConfigError, InputUnreadableError, NetworkUnavailableError,
                                   RequestError)
 from hail_seqscore.records import Variant
 from toy_models import build_toy_model
@@ -51,9 +51,9 @@ def test_chunks_long_lists_and_keeps_order(served):
     vs = toy_variants(seq, 120)            # more than the daemon's --max-variants 50
     got = Client(daemon.url, chunk_size=50).score(vs)
     assert [r.variant for r in got] == vs and all(r.ok for r in got)
-    with pytest.raises(PayloadTooLargeError, match="at most 50") as e:
-        Client(daemon.url, chunk_size=120).score(vs)
-    assert e.value.field == "variants"
+    # a chunk over the server's --max-variants (413) is split and sent again
+    got = Client(daemon.url, chunk_size=120).score(vs)
+    assert [r.variant for r in got] == vs and all(r.ok for r in got)
 
 
 def test_server_errors_become_exceptions_naming_the_field(served):
@@ -100,3 +100,19 @@ def test_reconnects_after_the_server_closed_an_idle_connection(served):
     c.score(vs)
     c._local.conn.sock.shutdown(socket.SHUT_RDWR)   # as if the keep-alive timed out
     assert [r.variant for r in c.score(vs)] == vs
+
+
+def test_bad_tokens_are_config_errors(tmp_path, monkeypatch):
+    binary = tmp_path / "token.bin"
+    binary.write_bytes(b"\x00\xff\xfe token")
+    with pytest.raises(ConfigError, match="not text"):
+        Client(token_file=binary)
+    with pytest.raises(InputUnreadableError, match="cannot read token file"):
+        Client(token_file=tmp_path / "absent")
+    with pytest.raises(ConfigError, match="visible ASCII"):
+        Client(token="caf\u00e9")
+    monkeypatch.setenv("SEQSCORE_TOKEN", "two words")
+    with pytest.raises(ConfigError, match="SEQSCORE_TOKEN"):
+        Client()
+    monkeypatch.setenv("SEQSCORE_TOKEN", "  ok-token\n")
+    assert Client().token == "ok-token"

@@ -67,3 +67,24 @@ def test_metrics_exposition():
     assert got["seqscore_queue_depth"] == 7
     assert got['seqscore_request_latency_seconds_bucket{le="0.1"}'] == 0
     assert got['seqscore_request_latency_seconds_bucket{le="0.25"}'] == 1
+
+
+def test_contig_aliases_and_allele_case_share_one_entry_echoing_the_caller():
+    c = ResultCache(10, ("sha", "ref", "ann"))
+    first = ScoreResult(Variant("chr21", 5, "A", "C"), (),
+                        ErrorInfo("REF_MISMATCH", "chr21:5:A>C: REF A does not match"))
+    c.put((50, False), first)
+    for contig in ("21", "chr21"):
+        for ref, alt in (("A", "C"), ("a", "c")):
+            v = Variant(contig, 5, ref, alt)
+            hit = c.get((50, False), v)
+            assert hit.variant == v and hit.error.code == "REF_MISMATCH"
+            assert hit.error.message.startswith(f"{contig}:5:{ref}>{alt}:")
+    assert len(c) == 1
+    c.put((50, False), res(9))                       # contig "1"
+    for mito in ("chrM", "MT", "M", "chrMT"):
+        c.put((50, False), ScoreResult(Variant(mito, 7, "A", "C"), ()))
+    assert len(c) == 3                               # the four spellings of chrM: one entry
+    assert c.get((50, False), Variant("chr1", 9, "A", "C")) is not None
+    assert c.get((50, False), Variant("chr2", 9, "A", "C")) is None
+    assert c.get((50, False), Variant("21", 6, "A", "C")) is None

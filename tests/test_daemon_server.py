@@ -196,7 +196,8 @@ def test_body_size_limit_is_413(toy):
         r = httpx.post(d.url + "/v1/score", json=body(vs))
         assert r.status_code == 413 and r.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
         # without a Content-Length (chunked upload) too
-        r = httpx.post(d.url + "/v1/score", content=iter([json.dumps(body(vs)).encode()]))
+        r = httpx.post(d.url + "/v1/score", content=iter([json.dumps(body(vs)).encode()]),
+                       headers={"content-type": "application/json"})
         assert r.status_code == 413
         assert len(d.client().score(vs[:10])) == 10     # small requests still served
         assert httpx.get(d.url + "/v1/health").status_code == 200
@@ -294,14 +295,37 @@ def test_non_loopback_bind_without_token_refuses_to_start(toy):
     assert "refusing to listen on '0.0.0.0' without a bearer token" in r.stderr
 
 
-@pytest.mark.parametrize("extra, text", [
-    (["--max-batch", "0"], "max-batch must be an integer from 1"),
-    (["--max-delay-ms", "-3"], "max-delay-ms must be a number from 0"),
-    (["--token-file", "/nonexistent/token"], "cannot read token file"),
+@pytest.mark.parametrize("extra, code, text", [
+    (["--max-batch", "0"], 64, "max-batch must be an integer from 1"),
+    (["--max-delay-ms", "-3"], 64, "max-delay-ms must be a number from 0"),
+    (["--token-file", "/nonexistent/token"], 66, "cannot read token file /nonexistent/token"),
+    (["--header-timeout", "0"], 64, "header-timeout must be a number of seconds > 0"),
+    (["--header-timeout", "inf"], 64, "header-timeout must be a number of seconds"),
+    (["--body-timeout", "nan"], 64, "body-timeout must be a number of seconds"),
+    (["--body-timeout", "-1"], 64, "body-timeout must be a number of seconds"),
+    (["--max-body-mb", "nan"], 64, "--max-body-mb must be a number > 0"),
+    (["--max-allele-length", "0"], 64, "max_allele_length must be an integer >= 1"),
+    (["--keep-alive", "0"], 64, "keep-alive must be an integer number of seconds"),
+    (["--drain-timeout", "-1"], 64, "drain-timeout must be a number of seconds >= 0"),
 ])
-def test_bad_settings_refuse_to_start(toy, extra, text):
+def test_bad_settings_refuse_to_start(toy, extra, code, text):
     r = run_serve(toy, "--port", "0", *extra)
-    assert r.returncode == 64 and text in r.stderr, r.stderr
+    assert r.returncode == code and text in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("data, text", [
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "is not text (not UTF-8)"),
+    ("t\u00f6ken".encode(), "visible ASCII"),
+    (b"two words\n", "visible ASCII"),
+    (b"\n", "is empty"),
+])
+def test_a_token_file_that_is_not_one_ascii_token_refuses_to_start(toy, tmp_path, data, text):
+    token_file = tmp_path / "token"
+    token_file.write_bytes(data)
+    r = run_serve(toy, "--port", "0", "--token-file", str(token_file))
+    assert r.returncode == 64 and text in r.stderr and str(token_file) in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
 
 
 def test_missing_model_refuses_to_start(toy, tmp_path):

@@ -1,4 +1,5 @@
-"""The daemon's wire schema: requests parsed with errors that name the field; round trips."""
+"""The daemon's wire schema: requests parsed with errors that name the field; per-variant
+errors for bad values; hostile bodies refused as 400; content types; token files; round trips."""
 
 import json
 import subprocess
@@ -6,9 +7,11 @@ import sys
 
 import pytest
 
-from hail_seqscore.errors import PayloadTooLargeError, RequestError
-from hail_seqscore.protocol import (decode_score_response, encode_score_request,
-                                    encode_score_response, loads_json, parse_score_request)
+from hail_seqscore.errors import (ConfigError, InputUnreadableError, PayloadTooLargeError,
+                                  RequestError, UnsupportedMediaTypeError)
+from hail_seqscore.protocol import (MAX_INT_DIGITS, check_content_type, decode_score_response,
+                                    encode_score_request, encode_score_response, loads_json,
+                                    parse_score_request, read_token_file)
 from hail_seqscore.records import ErrorInfo, GeneScore, ScoreResult, Variant
 
 V = {"chrom": "17", "pos": 43045615, "ref": "G", "alt": "A"}
@@ -34,9 +37,15 @@ def test_optional_fields_default_to_none():
     ({"variants": [V, {"chrom": "1", "pos": 5, "ref": "A"}]}, "variants[1].alt"),
     ({"variants": [{**V, "pos": "43045615"}]}, "variants[0].pos"),
     ({"variants": [{**V, "pos": True}]}, "variants[0].pos"),
-    ({"variants": [{**V, "pos": 0}]}, "variants[0].pos"),
-    ({"variants": [{**V, "ref": ""}]}, "variants[0].ref"),
+    ({"variants": [{**V, "pos": 12.0}]}, "variants[0].pos"),          # a float, even whole
+    ({"variants": [{**V, "pos": 12.5}]}, "variants[0].pos"),
+    ({"variants": [{**V, "pos": None}]}, "variants[0].pos"),
+    ({"variants": [{**V, "ref": 7}]}, "variants[0].ref"),
+    ({"variants": [{**V, "alt": ["A"]}]}, "variants[0].alt"),
     ({"variants": [{**V, "chrom": None}]}, "variants[0].chrom"),
+    ({"variants": [{**V, "chrom": 1.5}]}, "variants[0].chrom"),
+    ({"variants": [V], "distance": 50.0}, "distance"),
+    ({"variants": [V], "mask": 1.0}, "mask"),
     ({"variants": [V], "distance": "50"}, "distance"),
     ({"variants": [V], "distance": -1}, "distance"),
     ({"variants": [V], "mask": 2}, "mask"),
@@ -57,17 +66,102 @@ def test_too_many_variants_is_413():
     assert e.value.http_status == 413 and "at most 10" in e.value.message
 
 
-@pytest.mark.parametrize("raw", [b"", b"{", b"\xff\xfe", b'{"variants": [1,]}'])
-def test_bad_json(raw):
+@pytest.mark.parametrize("raw, text", [
+    (b"", "empty"),
+    (b"{", "not valid JSON"),
+    (b"\xff\xfe", "not"),
+    (b'{"variants": [1,]}', "not valid JSON"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),           # RecursionError
+    (b'{"variants": [], "distance": ' + b"9" * 5000 + b"}", "5000 digits"),   # int limit
+    (b'{"variants": [], "distance": -' + b"1" * (MAX_INT_DIGITS + 1) + b"}", "digits"),
+    (b'{"variants": [], "distance": NaN}', "NaN"),
+    (b'{"variants": [], "distance": Infinity}', "Infinity"),
+    (b'{"variants": [], "distance": -Infinity}', "-Infinity"),
+])
+def test_bad_json_is_a_request_error_naming_the_problem(raw, text):
     with pytest.raises(RequestError) as e:
         loads_json(raw)
-    assert e.value.field == "body"
+    assert e.value.field == "body" and e.value.http_status == 400
+    assert text in e.value.message
 
 
-def test_bad_bases_are_left_to_the_engine():
-    # well-formed but not DNA: a per-variant error later, not a failed request
-    req = parse_score_request({"variants": [{**V, "ref": "X"}]})
-    assert req.variants[0].ref == "X"
+def test_integers_up_to_the_digit_limit_are_read():
+    big = 10 ** (MAX_INT_DIGITS - 1)
+    assert loads_json(b'{"pos": %d}' % big) == {"pos": big}
+    assert loads_json(b'{"pos": 1.0}') == {"pos": 1.0}                   # floats untouched
+
+
+def test_bad_values_are_per_variant_errors_and_the_others_are_kept():
+    # well typed, bad values: each variant gets its own error, the request stands
+    req = parse_score_request({"variants": [
+        V, {**V, "pos": 0}, {**V, "pos": -5}, {**V, "ref": ""}, {**V, "alt": ""},
+        {**V, "ref": "X"}, {**V, "alt": "Q"}, {**V, "chrom": ""}, {**V, "ref": "g"}]})
+    assert len(req.variants) == len(req.errors) == 9
+    assert req.variants[1] == Variant("17", 0, "G", "A")                 # echoed as sent
+    codes = [e.code if e else None for e in req.errors]
+    assert codes == [None] + ["INVALID_VARIANT"] * 7 + [None]
+    assert "pos must be an integer >= 1" in req.errors[1].message
+    assert req.variants[5].ref == "X"
+
+
+def test_over_long_alleles_are_refused_per_variant_with_a_short_message():
+    long_alt = "G" + "A" * 100_000
+    req = parse_score_request({"variants": [
+        V, {**V, "alt": long_alt}, {**V, "ref": "G" * 11, "alt": "G"},
+        {**V, "ref": "G" * 10, "alt": "G"}]}, max_allele_length=10)
+    codes = [e.code if e else None for e in req.errors]
+    assert codes == [None, "ALLELE_TOO_LONG", "ALLELE_TOO_LONG", None]
+    msg = req.errors[1].message
+    assert "ALT is 100,001 bp" in msg and "cap of 10 bp" in msg and len(msg) < 300
+    assert "REF is 11 bp" in req.errors[2].message
+    assert req.variants[1].alt == long_alt                               # echoed as sent
+    # without a cap (model not loaded yet) only the body limit bounds it
+    assert parse_score_request({"variants": [{**V, "alt": long_alt}]}).errors == (None,)
+
+
+@pytest.mark.parametrize("value", [
+    "application/json", "application/json; charset=utf-8", "Application/JSON;charset=UTF-8",
+    "application/vnd.api+json", 'application/json; charset="utf8"'])
+def test_json_content_types_are_accepted(value):
+    check_content_type(value)
+
+
+@pytest.mark.parametrize("value, text", [
+    (None, "no Content-Type"), ("", "no Content-Type"),
+    ("text/plain", "is not JSON"), ("application/x-www-form-urlencoded", "is not JSON"),
+    ("multipart/form-data; boundary=x", "is not JSON"), ("json", "is not JSON"),
+    ("application/json; charset=latin-1", "must be UTF-8"),
+])
+def test_other_content_types_are_415(value, text):
+    with pytest.raises(UnsupportedMediaTypeError) as e:
+        check_content_type(value)
+    assert e.value.http_status == 415 and e.value.code == "UNSUPPORTED_MEDIA_TYPE"
+    assert text in e.value.message and "Content-Type: application/json" in e.value.message
+
+
+def test_token_files(tmp_path):
+    good = tmp_path / "good"
+    good.write_text("  s3cret-Token_1  \n")
+    assert read_token_file(good) == "s3cret-Token_1"
+    cases = {
+        "binary": (b"\x00\x01\x02token\xff", "not text"),
+        "latin1": ("caf\u00e9".encode("latin-1"), "not text"),
+        "unicode": ("caf\u00e9-token".encode(), "visible ASCII"),
+        "empty": (b"\n\n", "is empty"),
+        "two_words": (b"one two\n", "visible ASCII"),
+        "huge": (b"x" * 100_000, "larger than 4096 bytes"),
+    }
+    for name, (data, text) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ConfigError, match=text) as e:
+            read_token_file(tmp_path / name)
+        assert str(tmp_path / name) in e.value.message and e.value.exit_code == 64
+    with pytest.raises(ConfigError, match="larger than"):      # bounded read of a device
+        read_token_file("/dev/zero")
+    for path in (tmp_path / "absent", tmp_path):                # missing, a directory
+        with pytest.raises(InputUnreadableError, match="cannot read token file") as e:
+            read_token_file(path)
+        assert e.value.exit_code == 66
 
 
 def test_round_trip():
@@ -81,6 +175,14 @@ def test_round_trip():
     assert decode_score_response(wire, vs) == results
     body = encode_score_request(vs, distance=50, mask=False, model="spliceai")
     assert parse_score_request(body).variants == tuple(vs)
+
+
+def test_an_invalid_variant_echo_decodes_with_its_error():
+    bad = Variant("17", 0, "G", "A")
+    wire = json.loads(json.dumps(encode_score_response(
+        [ScoreResult(bad, (), ErrorInfo("INVALID_VARIANT", "pos must be >= 1"))])))
+    (r,) = decode_score_response(wire, [bad])
+    assert r.variant is bad and r.error.code == "INVALID_VARIANT"
 
 
 def test_decode_checks_count_and_order():

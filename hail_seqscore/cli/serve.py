@@ -19,11 +19,21 @@ requests are batched together for the model, which runs in one worker thread.
   GET  /v1/models   name, version, sha256, execution providers
   GET  /metrics     Prometheus     GET {OPENAPI_PATH}   OpenAPI document (/v1/docs to browse)
 
+Requests must be sent with 'Content-Type: application/json' (else 415).  One result per
+variant: a variant that cannot be scored gets its own error code (INVALID_VARIANT for pos < 1
+or non-base alleles, ALLELE_TOO_LONG for a REF/ALT over --max-allele-length, CONTIG_NOT_FOUND,
+REF_MISMATCH, ...) while the others are scored.  A request that is malformed as a whole gets
+400 naming the field (not JSON, NaN, an integer of over 20 digits, too deeply nested, a wrong
+JSON type such as "pos": "12" or 12.0); 408 headers or body too slow (--header-timeout,
+--body-timeout); 413 body or variant count too large; 401 token.  Every error answer, unknown
+routes (404) and wrong methods (405) included, is {{"error": {{"code", "message", "field"}}}}.
+
 A non-loopback --host requires --token-file; clients then send 'Authorization: Bearer TOKEN'.
 SIGTERM or Ctrl-C finishes the requests in flight, then exits.
 
-exit codes: 0 stopped cleanly; 2 bad command line; 64 bad setting (bad --max-batch, non-loopback
-bind without a token, port in use); 69 model not exported or failed to load.
+exit codes: 0 stopped cleanly; 2 bad command line; 64 bad setting (bad --max-batch or timeout,
+non-loopback bind without a token, a token file that is not one ASCII token, port in use);
+66 token file missing or unreadable; 69 model not exported or failed to load.
 """
 
 
@@ -59,6 +69,17 @@ def add_parser(sub) -> None:
                    help="largest request body in MiB; larger ones get 413 (default: 16)")
     p.add_argument("--max-variants", type=int, default=DEFAULT_MAX_VARIANTS,
                    help=f"most variants in one request (default: {DEFAULT_MAX_VARIANTS})")
+    p.add_argument("--max-allele-length", type=int, default=None, metavar="N",
+                   help="longest REF or ALT scored, in bases; longer ones get ALLELE_TOO_LONG "
+                        "before any work is done (default: the model's context, 10000 for "
+                        "SpliceAI)")
+    p.add_argument("--header-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="seconds a client has to send a request's line and headers; slower "
+                        "(or silent) connections are closed, before authentication "
+                        "(default: 10)")
+    p.add_argument("--body-timeout", type=float, default=60.0, metavar="SECONDS",
+                   help="seconds a client has to send a request's whole body; slower uploads "
+                        "get 408 and are closed (default: 60)")
     p.add_argument("--cache-size", type=int, default=100_000,
                    help="results kept in the LRU cache, 0 = off (default: 100000)")
     p.add_argument("--batch-size", type=int, default=64,
@@ -79,6 +100,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import logging
+    import math
 
     from ..daemon.app import ServeSettings
     from ..daemon.batcher import BatchSettings
@@ -88,19 +110,21 @@ def run(args: argparse.Namespace) -> int:
 
     token = read_token_file(args.token_file) if args.token_file else None
     check_bind(args.host, token)
-    if args.max_body_mb <= 0:
-        raise ConfigError(f"--max-body-mb must be > 0, got {args.max_body_mb}")
+    if not (math.isfinite(args.max_body_mb) and 0 < args.max_body_mb <= 4096):
+        raise ConfigError(f"--max-body-mb must be a number > 0 and <= 4096, got "
+                          f"{args.max_body_mb}")
     settings = ServeSettings(
         batch=BatchSettings(max_batch=args.max_batch, max_delay_ms=args.max_delay_ms,
                             max_queue=args.max_queue),
-        max_body_bytes=int(args.max_body_mb * 1024 * 1024), max_variants=args.max_variants,
-        cache_size=args.cache_size, token=token)
+        max_body_bytes=max(1, int(args.max_body_mb * 1024 * 1024)),
+        max_variants=args.max_variants, cache_size=args.cache_size, token=token,
+        header_timeout_s=args.header_timeout, body_timeout_s=args.body_timeout)
     model_path(args.model)   # fail now, with the export hint, if the model is missing
     engine = Engine(EngineConfig(
         model=args.model, reference=args.reference, annotation=args.annotation,
         distance=args.distance, mask=bool(args.mask), batch_size=args.batch_size,
         threads=args.threads, pad_edges=args.pad_edges, score_complex=args.score_complex,
-        precision=args.precision))
+        precision=args.precision, max_allele_length=args.max_allele_length))
     level = logging.getLogger().getEffectiveLevel()
     log_level = {logging.DEBUG: "debug", logging.INFO: "info"}.get(level, "warning")
     if args.verbose == 0:

@@ -2,9 +2,12 @@
 
 Routes: ``POST /v1/score``, ``GET /v1/health``, ``GET /v1/ready``, ``GET /v1/models``,
 ``GET /metrics``; the OpenAPI document is at ``/v1/openapi.json`` (browsable at ``/v1/docs``).
-Request-level failures answer ``{"error": {"code", "message", "field"}}`` with the status of
-their error class (400 malformed, 401 token, 413 body too large, 503 + Retry-After busy);
-per-variant failures travel inside ``results``.  No route reads a path a client gives.
+Every failure answers ``{"error": {"code", "message", "field"}}``: a request-level one with the
+status of its error class (400 malformed, 401 token, 408 too slow, 413 too large, 415 not JSON,
+503 + Retry-After busy), an unknown route 404 ``NOT_FOUND``, a wrong method 405
+``METHOD_NOT_ALLOWED``, an unexpected failure 500 ``INTERNAL`` (one log line, no traceback);
+per-variant failures travel inside ``results``.  A client that disconnects is one log line.
+No route reads a path a client gives.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import math
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,24 +23,27 @@ from pathlib import Path
 from typing import Callable
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException
 
 from .. import __version__
 from ..engine import Engine, check_distance
-from ..errors import (ConfigError, PayloadTooLargeError, RequestError, SeqScoreError,
-                      ServiceBusyError, UnauthorizedError)
+from ..errors import (ConfigError, PayloadTooLargeError, RequestError, RequestTimeoutError,
+                      SeqScoreError, ServiceBusyError, UnauthorizedError)
+from .asgi import (JSON, CountRequests, Guard, reply, read_body, until_disconnect,
+                   where)
 from ..protocol import (DOCS_PATH, ERROR_RESPONSE_SCHEMA, HEALTH_PATH, METRICS_PATH,
                         MODELS_PATH, OPENAPI_PATH, READY_PATH, SCORE_PATH,
                         SCORE_REQUEST_SCHEMA, SCORE_RESPONSE_SCHEMA, DEFAULT_MAX_VARIANTS,
-                        dumps, encode_score_response, error_body, loads_json,
-                        parse_score_request)
+                        check_content_type, encode_score_response, error_body,
+                        finite_or_error, loads_json, parse_score_request)
 from ..records import ScoreResult
 from .batcher import Batcher, BatchSettings
 from .cache import ResultCache
 from .metrics import CONTENT_TYPE, DaemonMetrics
 
 log = logging.getLogger(__name__)
-JSON = "application/json"
 
 
 @dataclass(frozen=True)
@@ -47,14 +54,36 @@ class ServeSettings:
     cache_size: int = 100_000
     token: str | None = None
     retry_after_s: int = 1
+    #: seconds a client has to send a request's headers (from its first byte, or from the
+    #: connection being opened) and then its whole body; slower ones are closed (408)
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 60.0
 
     def __post_init__(self):
         for name in ("max_body_bytes", "max_variants", "retry_after_s"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"{name.replace('_', '-')} must be an integer >= 1, got {v!r}")
+        for name in ("header_timeout_s", "body_timeout_s"):
+            check_seconds(name[:-2].replace("_", "-"), getattr(self, name), MAX_TIMEOUT_S)
         if self.token is not None and not self.token:
             raise ConfigError("the bearer token is empty")
+
+
+MAX_TIMEOUT_S = 3600.0
+
+
+def check_seconds(name: str, value: object, most: float, least: float = 0.0,
+                  zero_ok: bool = False) -> float:
+    """A duration setting: a finite number of seconds in (least, most] (or [0, most])."""
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float))
+          and math.isfinite(value) and value <= most
+          and (value >= least if zero_ok else value > least))
+    if not ok:
+        low = f">= {least:g}" if zero_ok else f"> {least:g}"
+        raise ConfigError(f"{name} must be a number of seconds {low} and <= {most:g}, "
+                          f"got {value!r}")
+    return float(value)  # type: ignore[arg-type]
 
 
 class ScoringService:
@@ -75,6 +104,7 @@ class ScoringService:
         self.provenance: dict | None = None
         self.model_info: dict | None = None
         self.model_names: set[str] = set()
+        self.max_allele_length: int | None = None   # known once the model is loaded
 
     def _score(self, group, variants) -> list[ScoreResult]:
         distance, mask = group
@@ -86,6 +116,7 @@ class ScoringService:
         session = self.engine.session
         info = dict(session.provenance())
         info["execution_providers"] = info.pop("providers")
+        info["max_allele_length"] = self.engine.max_allele_length()
         return self.engine.provenance(), info
 
     async def warm_up(self) -> None:
@@ -99,6 +130,7 @@ class ScoringService:
                 self.on_fatal(self.load_error)
             return
         self.provenance, self.model_info = prov, info
+        self.max_allele_length = int(info["max_allele_length"])
         self.model_names = {str(self.engine.config.model), str(info["name"]),
                             Path(str(self.engine.config.model)).stem}
         self.cache.set_namespace(prov["model_sha256"], prov["reference"],
@@ -131,56 +163,6 @@ class ScoringService:
         return distance, bool(cfg.mask if mask is None else mask)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            n = int(declared)
-        except ValueError:
-            raise RequestError(f"bad Content-Length {declared!r}", field="body") from None
-        if n > limit:
-            raise PayloadTooLargeError(f"request body is {n} bytes; the limit is {limit} "
-                                       "(split the variants over several requests)", "body")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"request body exceeds the limit of {limit} bytes "
-                                       "(split the variants over several requests)", "body")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _until_disconnect(request: Request) -> None:
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            return
-
-
-def _json(obj, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(dumps(obj), status_code=status, media_type=JSON, headers=headers)
-
-
-class _CountRequests:
-    """ASGI middleware: ``seqscore_requests_total{route, status}``."""
-
-    def __init__(self, app, metrics: DaemonMetrics, routes: set[str]):
-        self.app, self.metrics, self.routes = app, metrics, routes
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        route = scope["path"] if scope["path"] in self.routes else "other"
-
-        async def counting_send(message):
-            if message["type"] == "http.response.start":
-                self.metrics.requests.inc(1, route, str(message["status"]))
-            await send(message)
-
-        await self.app(scope, receive, counting_send)
-
-
 def create_app(engine: Engine, settings: ServeSettings | None = None, *,
                on_fatal: Callable[[str], None] | None = None) -> FastAPI:
     settings = settings or ServeSettings()
@@ -211,14 +193,41 @@ def create_app(engine: Engine, settings: ServeSettings | None = None, *,
             svc.metrics.rejected.inc(1, "busy")
         elif exc.http_status == 401:
             headers = {"WWW-Authenticate": "Bearer"}
+        elif isinstance(exc, RequestTimeoutError):
+            headers = {"Connection": "close"}     # the rest of the body is not waited for
+            log.info("%s: %s", where(request.scope), exc.message)
         status = exc.http_status if exc.http_status >= 400 else 400
-        return _json(error_body(exc.code, exc.message, getattr(exc, "field", None)),
-                     status, headers)
+        return reply(error_body(exc.code, exc.message, getattr(exc, "field", None)), status,
+                     headers)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException):
+        """Starlette's own 404 / 405 (and any other HTTPException) in the API's shape."""
+        method, path = request.method, request.url.path[:200]
+        if exc.status_code == 404:
+            code, message = "NOT_FOUND", (f"no route {path!r}; the routes are POST {SCORE_PATH}, "
+                                          f"GET {HEALTH_PATH}, {READY_PATH}, {MODELS_PATH}, "
+                                          f"{METRICS_PATH}, {OPENAPI_PATH}")
+        elif exc.status_code == 405:
+            allow = (exc.headers or {}).get("Allow", "")
+            code, message = "METHOD_NOT_ALLOWED", f"{path} does not take {method}; use {allow}"
+        else:
+            code, message = f"HTTP_{exc.status_code}", str(exc.detail)
+        return reply(error_body(code, message), exc.status_code, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError):
+        first = (exc.errors() or [{}])[0]
+        loc = ".".join(str(x) for x in first.get("loc", ())) or "request"
+        return reply(error_body("BAD_REQUEST", f"{loc}: {first.get('msg', 'invalid')}", loc),
+                     400)
 
     error_responses = {str(s): {"description": d, "content": {JSON: {
         "schema": ERROR_RESPONSE_SCHEMA}}} for s, d in (
         (400, "malformed JSON or field (the error names it)"), (401, "missing or wrong token"),
-        (413, "body too large"), (503, "queue full or model loading; see Retry-After"))}
+        (408, "headers or body not received in time"), (413, "body too large"),
+        (415, "Content-Type is not application/json"),
+        (503, "queue full or model loading; see Retry-After"))}
 
     @app.post(SCORE_PATH, response_class=Response, summary="Score variants",
               openapi_extra={
@@ -230,18 +239,23 @@ def create_app(engine: Engine, settings: ServeSettings | None = None, *,
                                 **error_responses}})
     async def score(request: Request) -> Response:
         svc.authorize(request)
-        body = await read_body(request, settings.max_body_bytes)
+        check_content_type(request.headers.get("content-type"))
+        body = await read_body(request, settings.max_body_bytes, settings.body_timeout_s)
         t0 = time.perf_counter()
-        req = parse_score_request(loads_json(body), max_variants=settings.max_variants)
+        req = parse_score_request(loads_json(body), max_variants=settings.max_variants,
+                                  max_allele_length=svc.max_allele_length)
         if not svc.ready:
             raise ServiceBusyError(svc.load_error or "the model is still loading; retry shortly")
         if req.model is not None and req.model not in svc.model_names:
             raise RequestError(f"model: this server serves {svc.model_info['name']!r}, not "
-                               f"{req.model!r}", field="model")
+                               f"{req.model[:100]!r}", field="model")
         params = svc.params(req.distance, req.mask)
-        results: list[ScoreResult | None] = [svc.cache.get(params, v) for v in req.variants]
+        results: list[ScoreResult | None] = [
+            ScoreResult(v, (), err) if err is not None else svc.cache.get(params, v)
+            for v, err in zip(req.variants, req.errors)]
+        refused = sum(1 for err in req.errors if err is not None)
         missing = [i for i, r in enumerate(results) if r is None]
-        hits = len(results) - len(missing)
+        hits = len(results) - len(missing) - refused
         if len(missing) > settings.batch.max_queue:
             raise PayloadTooLargeError(
                 f"variants: {len(missing)} variants to score exceed the server's max-queue "
@@ -249,7 +263,7 @@ def create_app(engine: Engine, settings: ServeSettings | None = None, *,
         if missing:
             futures = svc.batcher.submit(params, [req.variants[i] for i in missing])
             gathered = asyncio.ensure_future(asyncio.gather(*futures))
-            watcher = asyncio.ensure_future(_until_disconnect(request))
+            watcher = asyncio.ensure_future(until_disconnect(request))
             try:
                 await asyncio.wait({gathered, watcher}, return_when=asyncio.FIRST_COMPLETED)
             finally:
@@ -258,9 +272,11 @@ def create_app(engine: Engine, settings: ServeSettings | None = None, *,
                     svc.metrics.disconnects.inc()
                 watcher.cancel()
             if gathered.cancelled():
+                log.info("%s: the client disconnected before its %d variants were scored; "
+                         "they were dropped", where(request.scope), len(missing))
                 return Response(status_code=499)
             for i, r in zip(missing, gathered.result()):
-                results[i] = r
+                results[i] = r = finite_or_error(r)
                 svc.cache.put(params, r)
         m = svc.metrics
         m.cache_hits.inc(hits)
@@ -269,21 +285,21 @@ def create_app(engine: Engine, settings: ServeSettings | None = None, *,
         m.variants.inc(hits, "cached")
         m.variants.inc(len(missing) - sum(1 for i in missing if results[i].error), "scored")
         m.variants.inc(n_err, "error")
-        out = _json(encode_score_response(results, svc.provenance))  # type: ignore[arg-type]
+        out = reply(encode_score_response(results, svc.provenance))  # type: ignore[arg-type]
         m.latency.observe(time.perf_counter() - t0)
         return out
 
     @app.get(HEALTH_PATH, summary="Alive (200 as long as the process serves)")
     async def health() -> Response:
-        return _json({"status": "ok", "version": __version__})
+        return reply({"status": "ok", "version": __version__})
 
     @app.get(READY_PATH, summary="Ready (200 only once the model is loaded)")
     async def ready(request: Request) -> Response:
         svc.authorize(request)
         if svc.ready:
-            return _json({"status": "ready"})
+            return reply({"status": "ready"})
         status = "failed" if svc.load_error else "loading"
-        return _json({"status": status, "error": svc.load_error}, 503,
+        return reply({"status": status, "error": svc.load_error}, 503,
                      {"Retry-After": str(settings.retry_after_s)})
 
     @app.get(MODELS_PATH, summary="Model name, version, sha256 and execution providers")
@@ -291,7 +307,7 @@ def create_app(engine: Engine, settings: ServeSettings | None = None, *,
         svc.authorize(request)
         if not svc.ready:
             raise ServiceBusyError(svc.load_error or "the model is still loading")
-        return _json({"models": [svc.model_info], "provenance": svc.provenance})
+        return reply({"models": [svc.model_info], "provenance": svc.provenance})
 
     @app.get(METRICS_PATH, summary="Prometheus metrics")
     async def metrics(request: Request) -> Response:
@@ -299,5 +315,6 @@ def create_app(engine: Engine, settings: ServeSettings | None = None, *,
         return Response(svc.metrics.render(), media_type=CONTENT_TYPE)
 
     routes = {SCORE_PATH, HEALTH_PATH, READY_PATH, MODELS_PATH, METRICS_PATH}
-    app.add_middleware(_CountRequests, metrics=svc.metrics, routes=routes)
+    app.add_middleware(Guard)
+    app.add_middleware(CountRequests, metrics=svc.metrics, routes=routes)
     return app

@@ -178,7 +178,8 @@ class Batcher:
         try:
             by_group = await loop.run_in_executor(self.executor, self._score_groups, groups)
         except BaseException as exc:  # noqa: BLE001 - the worker itself failed; answer everyone
-            log.exception("batch of %d variants failed", len(batch))
+            log.error("batch of %d variants failed: %s: %s", len(batch), type(exc).__name__,
+                      exc)
             for item in batch:
                 if not item.future.done():
                     item.future.set_result(_internal(item.variant, exc))
@@ -206,8 +207,8 @@ class Batcher:
                     raise RuntimeError(f"scoring returned {len(results)} results for "
                                        f"{len(variants)} variants")
             except Exception as exc:  # noqa: BLE001 - isolate the variant that breaks it
-                log.warning("batch of %d failed (%s); scoring its variants one by one",
-                            len(variants), exc)
+                log.warning("batch of %d failed (%s: %s); scoring its variants one by one",
+                            len(variants), type(exc).__name__, exc)
                 results = [self._score_one(group, v) for v in variants]
             out[group] = results
         return out
@@ -217,7 +218,7 @@ class Batcher:
             (result,) = self.score_fn(group, [v])
             return result
         except Exception as exc:  # noqa: BLE001
-            log.error("variant %s failed: %s", v, exc)
+            log.error("variant %s failed: %s: %s", v, type(exc).__name__, exc)
             return _internal(v, exc)
 
 

@@ -1,9 +1,12 @@
 """A bounded LRU of scored variants, keyed by everything that decides a score.
 
 The key is (model sha256, reference, annotation sha256, distance, mask, variant): a cached
-result is only reused for the same model file, reference, gene table and settings.  Results
-with an ``INTERNAL`` error are never cached (they may not recur).  Used from the event loop
-only, so it needs no lock.
+result is only reused for the same model file, reference, gene table and settings.  The
+variant part is normalised as the engine resolves it: a contig and its aliases (``chr21`` /
+``21``, ``chrM`` / ``MT`` / ``M``, see :func:`genome.contig_aliases`) are one contig, and REF/ALT
+are compared upper-cased; a hit is answered with the variant as this request spelled it.
+Results with an ``INTERNAL`` error are never cached (they may not recur).  Used from the event
+loop only, so it needs no lock.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from collections import OrderedDict
 from typing import Hashable
 
 from ..errors import ConfigError
-from ..records import ScoreResult, Variant
+from ..genome import contig_aliases
+from ..records import ErrorInfo, ScoreResult, Variant
 
 _NOT_CACHED = frozenset({"INTERNAL"})
 
@@ -34,7 +38,8 @@ class ResultCache:
             self._data.clear()
 
     def key(self, params: Hashable, v: Variant) -> tuple:
-        return (self.namespace, params, v.contig, v.pos, v.ref, v.alt)
+        return (self.namespace, params, canonical_contig(v.contig), v.pos, v.ref.upper(),
+                v.alt.upper())
 
     def get(self, params: Hashable, v: Variant) -> ScoreResult | None:
         if not self.max_entries:
@@ -46,7 +51,12 @@ class ResultCache:
             return None
         self._data.move_to_end(k)
         self.hits += 1
-        return hit if hit.variant == v else ScoreResult(v, hit.scores, hit.error)
+        if hit.variant == v:
+            return hit
+        error = hit.error
+        if error is not None:     # its message names the variant as first spelled
+            error = ErrorInfo(error.code, error.message.replace(str(hit.variant), str(v)))
+        return ScoreResult(v, hit.scores, error)
 
     def put(self, params: Hashable, result: ScoreResult) -> None:
         if not self.max_entries or (result.error is not None
@@ -63,3 +73,8 @@ class ResultCache:
 
     def clear(self) -> None:
         self._data.clear()
+
+
+def canonical_contig(name: str) -> str:
+    """One name for a contig and all its aliases (the smallest of them)."""
+    return min(contig_aliases(name))

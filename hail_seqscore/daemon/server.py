@@ -8,6 +8,9 @@
   ``drain_timeout`` seconds), then the lifespan stops the batcher and the process exits 0.
 * Connections stay alive between requests (``keep_alive_s``); asyncio and uvloop set
   TCP_NODELAY on every accepted TCP connection (checked by tests/test_daemon_server.py).
+* HTTP/1.1 through uvicorn's h11 protocol with header and body deadlines
+  (:mod:`.connection`): a stalled or slow-loris connection is closed after
+  ``ServeSettings.header_timeout_s`` / ``body_timeout_s`` seconds, before authentication.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ import socket
 import stat
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..engine import Engine
 from ..errors import ConfigError
-from .app import ServeSettings, create_app
+from ..protocol import read_token_file as _read_token
+from .app import MAX_TIMEOUT_S, ServeSettings, check_seconds, create_app
+from .connection import protocol_class
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,13 @@ class ListenSettings:
     drain_timeout_s: float = 30.0
     log_level: str = "warning"
 
+    def __post_init__(self):
+        k = self.keep_alive_s
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_TIMEOUT_S:
+            raise ConfigError(f"keep-alive must be an integer number of seconds from 1 to "
+                              f"{MAX_TIMEOUT_S:g}, got {k!r}")
+        check_seconds("drain-timeout", self.drain_timeout_s, MAX_TIMEOUT_S, zero_ok=True)
+
 
 def is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -48,15 +59,14 @@ def is_loopback(host: str) -> bool:
 
 
 def read_token_file(path: str | os.PathLike) -> str:
-    p = Path(path)
+    """The server's token (see :func:`protocol.read_token_file`); warns when others may read
+    the file."""
+    token = _read_token(path)
     try:
-        token = p.read_text().strip()
-    except OSError as exc:
-        raise ConfigError(f"cannot read token file {p}: {exc.strerror or exc}") from None
-    if not token or any(c.isspace() for c in token):
-        raise ConfigError(f"token file {p} must hold one non-empty token without spaces")
-    if p.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        log.warning("token file %s is readable by other users; chmod 600 it", p)
+        if os.stat(path).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            log.warning("token file %s is readable by other users; chmod 600 it", path)
+    except OSError:
+        pass
     return token
 
 
@@ -83,13 +93,15 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def uvicorn_config(app, listen: ListenSettings):
+def uvicorn_config(app, listen: ListenSettings, settings: ServeSettings | None = None):
     import uvicorn
 
+    settings = settings or ServeSettings()
     return uvicorn.Config(
         app, host=listen.host, port=listen.port, lifespan="on", log_level=listen.log_level,
         access_log=False, server_header=False, timeout_keep_alive=listen.keep_alive_s,
         timeout_graceful_shutdown=listen.drain_timeout_s, log_config=None,
+        http=protocol_class(settings.header_timeout_s, settings.body_timeout_s),
     )
 
 
@@ -120,7 +132,7 @@ def serve(engine: Engine, settings: ServeSettings, listen: ListenSettings) -> in
                 self.stop_signal = captured.pop()
 
     app = create_app(engine, settings, on_fatal=on_fatal)
-    server = _Server(uvicorn_config(app, listen))
+    server = _Server(uvicorn_config(app, listen, settings))
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"seqscore serve: listening on http://{shown}:{port} (model loading; "
