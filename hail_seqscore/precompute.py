@@ -10,8 +10,10 @@ are complete (see :mod:`output`); an interrupted run leaves neither, nor a stale
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
+import zlib
 from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping
 
@@ -57,11 +59,20 @@ def merge_regions(regions: list[Region]) -> list[Region]:
 
 
 def read_bed(path: str | os.PathLike) -> list[Region]:
+    """Regions of a BED file, plain or gzip/bgzip (told by content)."""
     try:
-        return _read_bed(path)
+        with open(path, "rb") as raw:
+            fh = gzip.GzipFile(fileobj=raw) if raw.peek(2)[:2] == b"\x1f\x8b" else raw
+            return _read_bed(path, fh)
     except UnicodeDecodeError as exc:
         raise InputFormatError(f"{path}: not a text BED file ({exc.reason}); a BED file is "
-                               "plain text") from None
+                               "plain text, or text compressed with gzip/bgzip") from None
+    except EOFError:
+        raise InputFormatError(f"{path}: the compressed data ends early: the file is "
+                               "truncated (re-create it)") from None
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        raise InputFormatError(f"{path}: corrupt gzip data ({exc}); re-create the file") \
+            from None
     except IsADirectoryError:
         raise InputUnreadableError(f"BED file {path} is a directory") from None
     except FileNotFoundError:
@@ -71,23 +82,24 @@ def read_bed(path: str | os.PathLike) -> list[Region]:
                                    f"{exc.strerror or exc}") from None
 
 
-def _read_bed(path: str | os.PathLike) -> list[Region]:
+def _read_bed(path: str | os.PathLike, fh) -> list[Region]:
     out = []
-    with open(path) as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip() or line.startswith(("#", "track", "browser")):
-                continue
-            f = line.split("\t")
-            if len(f) < 3:
-                raise InputFormatError(f"{path}: line {lineno}: a BED line needs 3 columns")
-            try:
-                start, end = int(f[1]), int(f[2])
-            except ValueError:
-                raise InputFormatError(f"{path}: line {lineno}: start/end are not integers") \
-                    from None
-            if start < 0 or end <= start:
-                raise InputFormatError(f"{path}: line {lineno}: need 0 <= start < end")
-            out.append(Region(f[0], start, end))
+    for lineno, raw in enumerate(fh, start=1):
+        line = raw.decode().rstrip("\r\n")
+        if not line.strip() or line.startswith(("#", "track", "browser")):
+            continue
+        f = line.split("\t")
+        if len(f) < 3:
+            raise InputFormatError(f"{path}: line {lineno}: a BED line needs 3 tab-separated "
+                                   f"columns (chrom, start, end), found {len(f)}")
+        try:
+            start, end = int(f[1]), int(f[2])
+        except ValueError:
+            raise InputFormatError(f"{path}: line {lineno}: start/end are not integers "
+                                   f"({f[1][:20]!r}, {f[2][:20]!r})") from None
+        if start < 0 or end <= start:
+            raise InputFormatError(f"{path}: line {lineno}: need 0 <= start < end")
+        out.append(Region(f[0], start, end))
     return out
 
 
@@ -105,6 +117,17 @@ def region_snvs(engine: Engine, region: Region) -> Iterator[Variant]:
                 yield Variant(region.contig, region.start + i + 1, ref, alt)
 
 
+def check_output(out_path: str, reference: str, annotation: str,
+                 inputs: Mapping[str, str | None] | None = None) -> None:
+    """The output must be a ``.gz`` name and neither it nor its ``.tbi`` an input."""
+    if not out_path.endswith(".gz"):
+        raise ConfigError(f"output {out_path!r} must end in .gz (bgzipped, tabix-indexed)")
+    check_not_input(out_path, {"reference": reference, "reference index": reference + ".fai",
+                               "reference .gzi index": reference + ".gzi",
+                               "gene table": annotation, **(inputs or {})},
+                    suffixes=(".tbi",))
+
+
 def precompute(engine: Engine, regions: list[Region], out_path: str, *,
                chunk: int = 3000, on_progress: Callable[[int], None] | None = None,
                inputs: Mapping[str, str | None] | None = None) -> dict:
@@ -114,13 +137,7 @@ def precompute(engine: Engine, regions: list[Region], out_path: str, *,
     ``inputs`` (``{what: path}``)."""
     import pysam  # noqa: PLC0415
 
-    if not out_path.endswith(".gz"):
-        raise ConfigError(f"output {out_path!r} must end in .gz (bgzipped, tabix-indexed)")
-    ref = engine.config.reference
-    check_not_input(out_path, {"reference": ref, "reference index": ref + ".fai",
-                               "reference .gzi index": ref + ".gzi",
-                               "gene table": engine.config.annotation, **(inputs or {})},
-                    suffixes=(".tbi",))
+    check_output(out_path, engine.config.reference, engine.config.annotation, inputs)
     regions = merge_regions(regions)
     prov = engine.provenance()
     contigs = []

@@ -15,7 +15,6 @@ naming the file, the line and what to do.
 from __future__ import annotations
 
 import gzip
-import os
 import re
 import sys
 import zlib

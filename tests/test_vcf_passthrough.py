@@ -40,7 +40,8 @@ def world(tmp_path_factory):
         f"chr1\t950\tbnd1\t{b(950)}\t{b(950)}]chr1:1500]\t.\t.\tSVTYPE=BND\tGT\t0/1\t0/0",
         f"chr1\t951\tbnd2\t{b(951)}\t[chr17:198982[{b(951)}\t.\t.\t.\tGT\t0/1\t0/0",
         # a symbolic ALT next to a scored one; a stale SpliceAI entry is replaced
-        f"chr1\t1000\tme\t{b(1000)}\t<INS:ME>,{o(1000)}\t.\t.\tA=1;SpliceAI=old|X;B=2\tGT\t1/2\t0/0",
+        f"chr1\t1000\tme\t{b(1000)}\t<INS:ME>,{o(1000)}\t.\t.\tA=1;SpliceAI=old|X;B=2\t"
+        "GT\t1/2\t0/0",
         # no ALT, a star allele, bytes that are not UTF-8 in INFO
         f"chr1\t1010\tnoalt\t{b(1010)}\t.\t.\t.\t.\tGT\t0/0\t0/0",
         f"chr1\t1020\tstar\t{b(1020)}\t*,{o(1020)}\t.\t.\tNOTE=caf\udce9\tGT\t1/2\t0/0",

@@ -8,7 +8,7 @@ import time
 
 from ..engine import STRATEGIES, Engine, EngineConfig
 from ..errors import ConfigError
-from ..precompute import merge_regions, parse_region, precompute, read_bed
+from ..precompute import check_output, merge_regions, parse_region, precompute, read_bed
 from ..progress import Progress
 from . import add_max_allele_length, add_precision, sigterm_as_interrupt
 
@@ -50,6 +50,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output(args.output, args.reference, args.annotation, {"BED file": args.bed})
     regions = read_bed(args.bed) if args.bed else [parse_region(r) for r in args.region]
     if not regions:
         raise ConfigError("no regions given")
