@@ -15,6 +15,8 @@ naming the file, the line and what to do.
 from __future__ import annotations
 
 import gzip
+import logging
+import os
 import re
 import sys
 import zlib
@@ -22,6 +24,8 @@ from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
 from .errors import InputFormatError, InputUnreadableError
+
+log = logging.getLogger(__name__)
 
 _POS = re.compile(r"[0-9]+")
 _ENCODING = ("utf-8", "surrogateescape")
@@ -81,7 +85,7 @@ class VcfReader:
         self._lineno = 0
         self._close = None
         self._bcf = None
-        self._pending: bytes | None = None
+        self._no_eof = False     # a BGZF file without its end-of-file block
 
     # ---- opening -------------------------------------------------------------------------
     def __enter__(self) -> "VcfReader":
@@ -97,6 +101,8 @@ class VcfReader:
         self._close = None if self.path == "-" else raw.close
         head = _peek(raw, 64)
         if head[:2] == b"\x1f\x8b":
+            if _is_bgzf(head) and self.path != "-" and not _ends_with_bgzf_eof(raw):
+                self._no_eof = True
             raw = gzip.GzipFile(fileobj=raw, mode="rb")
             head = self._guard(lambda: _peek(raw, 64))
         if head[:3] == b"BCF":
@@ -214,7 +220,16 @@ class VcfReader:
             text, ending = split_ending(line)
             if not text.strip():
                 continue
+            if not ending and self._no_eof:
+                raise InputFormatError(
+                    f"{self.name}: line {self._lineno}: the last line is cut short and the "
+                    "file has no BGZF end-of-file marker: the file is truncated (re-create or "
+                    "re-download it)")
             yield self.parse(text, ending, self._lineno)
+        if self._no_eof:
+            log.warning("%s has no BGZF end-of-file marker: it may be truncated (all %d lines "
+                        "read were written; compare the record count with the source)",
+                        self.name, self._lineno)
 
     def _bcf_records(self) -> Iterator[VcfRecord]:
         it = iter(self._bcf)
@@ -258,6 +273,25 @@ def _peek(fh, n: int) -> bytes:
     if len(data) >= n:
         return data[:n]
     return data  # shorter: the stream is that short (or gave what it had)
+
+
+#: the empty block bgzip writes last (SAM/BAM spec, section 4.1.2)
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
+def _is_bgzf(head: bytes) -> bool:
+    return len(head) >= 16 and head[3] & 4 and head[12:14] == b"BC"
+
+
+def _ends_with_bgzf_eof(raw) -> bool:
+    """True when a seekable BGZF file ends with the EOF block (True when it cannot be told)."""
+    try:
+        size = os.fstat(raw.fileno()).st_size
+        if size < len(BGZF_EOF):
+            return False
+        return os.pread(raw.fileno(), len(BGZF_EOF), size - len(BGZF_EOF)) == BGZF_EOF
+    except (OSError, ValueError, AttributeError):
+        return True
 
 
 def _binary(head: bytes) -> bool:

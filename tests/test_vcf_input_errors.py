@@ -1,14 +1,18 @@
 """Inputs `seqscore score` cannot read: one line naming the file (and line) and what to do, the
 documented exit code (65 malformed, 66 missing/unreadable), no traceback, and no output file
-left behind.  Also: the line number is right on stdin."""
+left behind.  Also: the line number is right on stdin; a bgzip file cut at a block boundary is
+caught (its last line is cut and the BGZF end-of-file block is missing)."""
 
 import gzip
+import struct
 import subprocess
 import sys
 
+import pysam
 import pytest
 
 from hail_seqscore.cli import main
+from hail_seqscore.vcf_reader import BGZF_EOF
 from synthetic import make_world, other_base
 
 HEADER = ("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=3000>\n"
@@ -118,3 +122,50 @@ def test_line_number_on_stdin(world, tmp_path):
     assert proc.returncode == 65
     assert "stdin: line 151: POS 'x" in proc.stderr and "Traceback" not in proc.stderr
     assert "stdout holds only the" in proc.stderr
+
+
+def _bgzip(tmp_path, text):
+    plain = tmp_path / "src.vcf"
+    plain.write_text(text)
+    gz = tmp_path / "src.vcf.gz"
+    pysam.tabix_compress(str(plain), str(gz))
+    plain.unlink()
+    data = gz.read_bytes()
+    gz.unlink()
+    return data
+
+
+def _blocks(data):
+    """Offsets of the BGZF blocks of ``data``."""
+    offsets, off = [], 0
+    while off < len(data):
+        offsets.append(off)
+        off += struct.unpack("<H", data[off + 16:off + 18])[0] + 1
+    return offsets
+
+
+def test_bgzip_cut_at_a_block_boundary_is_truncated(world, tmp_path, capsys):
+    pad = "\tPAD=" + "x" * 2000 + "\n"         # 2-kb lines: 200 records fill several blocks
+    body = world["body"].replace("\t.\n", pad)
+    data = _bgzip(tmp_path, HEADER + body)
+    blocks = _blocks(data)
+    assert len(blocks) > 3
+    inp = tmp_path / "cut.vcf.gz"
+    inp.write_bytes(data[:blocks[2]])            # whole blocks: gzip itself sees no error
+    rc, err = run(world, inp, tmp_path, capsys)
+    assert rc == 65 and "cut.vcf.gz" in err and "truncated" in err
+
+
+def test_bgzip_without_eof_marker_is_read_with_a_warning(world, tmp_path):
+    data = _bgzip(tmp_path, HEADER + world["body"])
+    assert data.endswith(BGZF_EOF)
+    inp = tmp_path / "noeof.vcf.gz"
+    inp.write_bytes(data[:-len(BGZF_EOF)])
+    out = tmp_path / "out.vcf"
+    proc = subprocess.run([sys.executable, "-m", "hail_seqscore", "score", "-I", str(inp), "-O",
+                           str(out), "-R", world["ref"], "-A", world["genes"], "--model",
+                           world["model"], "-D", "20", "-q"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert sum(1 for l in out.read_text().splitlines() if not l.startswith("#")) == 200
+    assert "noeof.vcf.gz has no BGZF end-of-file marker" in proc.stderr
