@@ -262,6 +262,10 @@ def test_client_disconnect_mid_request_disturbs_no_one(toy):
         assert metric(d.url, "seqscore_batch_size_sum") < 3000
         assert time.perf_counter() - t0 < 10
         assert httpx.get(d.url + "/v1/ready").status_code == 200
+        # one log line, no traceback
+        assert wait_until(lambda: sum("disconnected before its 3000 variants were scored"
+                                      in line for line in d.stderr) == 1, 10)
+    assert "Traceback" not in "".join(d.stderr)
 
 
 def test_sigterm_drains_in_flight_requests_then_exits(toy):

@@ -163,6 +163,12 @@ class ScoringService:
         return distance, bool(cfg.mask if mask is None else mask)
 
 
+def _retrieve(future: asyncio.Future) -> None:
+    """Mark a cancelled gather's outcome as seen (asyncio logs it otherwise)."""
+    if not future.cancelled():
+        future.exception()
+
+
 def create_app(engine: Engine, settings: ServeSettings | None = None, *,
                on_fatal: Callable[[str], None] | None = None) -> FastAPI:
     settings = settings or ServeSettings()
@@ -264,14 +270,17 @@ def create_app(engine: Engine, settings: ServeSettings | None = None, *,
             futures = svc.batcher.submit(params, [req.variants[i] for i in missing])
             gathered = asyncio.ensure_future(asyncio.gather(*futures))
             watcher = asyncio.ensure_future(until_disconnect(request))
+            gone = False
             try:
                 await asyncio.wait({gathered, watcher}, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 if not gathered.done():      # the client went away (or we were cancelled)
-                    gathered.cancel()
+                    gone = True
+                    gathered.cancel()        # it ends cancelled a little later: no result
+                    gathered.add_done_callback(_retrieve)
                     svc.metrics.disconnects.inc()
                 watcher.cancel()
-            if gathered.cancelled():
+            if gone:
                 log.info("%s: the client disconnected before its %d variants were scored; "
                          "they were dropped", where(request.scope), len(missing))
                 return Response(status_code=499)
