@@ -19,8 +19,8 @@ from .scoring import format_ds
 from .variants import is_symbolic
 from .vcf_reader import VcfReader, VcfRecord, count_records, split_ending
 
-__all__ = ["SPLICEAI_HEADER", "SKIP_FIELD", "SKIP_HEADER", "RunSummary", "annotate_vcf",
-           "count_records", "format_info", "set_info"]
+__all__ = ["SPLICEAI_FIELD", "SPLICEAI_HEADER", "SKIP_FIELD", "SKIP_HEADER", "RunSummary",
+           "annotate_vcf", "count_records", "format_info", "set_info"]
 
 SPLICEAI_FIELD = "SpliceAI"
 SPLICEAI_HEADER = (
