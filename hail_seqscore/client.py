@@ -37,9 +37,9 @@ from .errors import (AlleleTooLongError, ConfigError, InvalidVariantError,
                      NetworkUnavailableError, PayloadTooLargeError, RequestError, SeqScoreError,
                      ServiceBusyError, error_from_code)
 from .protocol import (DEFAULT_HOST, DEFAULT_PORT, HEALTH_PATH, METRICS_PATH, MODELS_PATH,
-                       READY_PATH, SCORE_PATH, check_token, decode_score_response,
-                       encode_score_request, read_token_file)
+                       READY_PATH, SCORE_PATH, decode_score_response, encode_score_request)
 from .records import ErrorInfo, ScoreResult, Variant
+from .tokens import check_token, read_token_file
 from .variants import validate
 
 DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"

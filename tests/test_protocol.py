@@ -11,7 +11,8 @@ from hail_seqscore.errors import (ConfigError, InputUnreadableError, PayloadTooL
                                   RequestError, UnsupportedMediaTypeError)
 from hail_seqscore.protocol import (MAX_INT_DIGITS, check_content_type, decode_score_response,
                                     encode_score_request, encode_score_response, loads_json,
-                                    parse_score_request, read_token_file)
+                                    parse_score_request)
+from hail_seqscore.tokens import read_token_file
 from hail_seqscore.records import ErrorInfo, GeneScore, ScoreResult, Variant
 
 V = {"chrom": "17", "pos": 43045615, "ref": "G", "alt": "A"}
@@ -195,7 +196,7 @@ def test_decode_checks_count_and_order():
 
 
 def test_protocol_and_client_import_no_framework_or_runtime():
-    code = ("import sys, hail_seqscore.client, hail_seqscore.protocol; "
+    code = ("import sys, hail_seqscore.client, hail_seqscore.protocol, hail_seqscore.tokens; "
             "bad = [m for m in ('fastapi', 'starlette', 'uvicorn', 'onnxruntime', 'numpy') "
             "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from ..engine import Engine
 from ..errors import ConfigError
-from ..protocol import read_token_file as _read_token
+from ..tokens import read_token_file as _read_token
 from .app import MAX_TIMEOUT_S, ServeSettings, check_seconds, create_app
 from .connection import protocol_class
 
@@ -59,7 +59,7 @@ def is_loopback(host: str) -> bool:
 
 
 def read_token_file(path: str | os.PathLike) -> str:
-    """The server's token (see :func:`protocol.read_token_file`); warns when others may read
+    """The server's token (see :func:`tokens.read_token_file`); warns when others may read
     the file."""
     token = _read_token(path)
     try:
