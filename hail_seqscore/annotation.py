@@ -85,10 +85,12 @@ class GeneTable:
         return list(self._index)
 
     def _contig(self, contig: str) -> str | None:
-        if contig not in self._resolved:
-            self._resolved[contig] = next(
-                (a for a in contig_aliases(contig) if a in self._index), None)
-        return self._resolved[contig]
+        name = self._resolved.get(contig)
+        if name is None:
+            name = next((a for a in contig_aliases(contig) if a in self._index), None)
+            if name is not None:   # unknown names are not remembered (bounded memory in a
+                self._resolved[contig] = name   # long-running daemon)
+        return name
 
     def genes_at(self, contig: str, pos: int) -> list[Gene]:
         name = self._contig(contig)

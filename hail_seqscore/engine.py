@@ -232,7 +232,7 @@ class Engine:
                 d = delta_scores(y_ref, y_alt, acceptor=acc, donor=don,
                                  dist_exon_boundary=slot.dist_boundary, mask=msk)
                 scores.append(GeneScore(slot.gene, slot.strand, *d.ds, *d.dp))
-            done[key] = ScoreResult(v, tuple(scores))
+            done[key] = _finite(ScoreResult(v, tuple(scores)))
         out = []
         for v in variants:
             r = done[_key(v)]
@@ -380,6 +380,17 @@ class Engine:
                 yk = y[j, :n]
                 out[k] = yk[::-1] if windows[k][1] == "-" else yk
         return out
+
+
+def _finite(result: ScoreResult) -> ScoreResult:
+    """``result``, or an ``INTERNAL`` error for its variant when the model gave a NaN or
+    infinite score (never written as ``nan`` into a VCF, JSON or Hail table)."""
+    for s in result.scores:
+        if s.scored and not all(np.isfinite((s.ds_ag, s.ds_al, s.ds_dg, s.ds_dl))):
+            return ScoreResult(result.variant, error=ErrorInfo(
+                "INTERNAL", f"{result.variant}: the model gave a non-finite score (NaN or "
+                f"infinity) for gene {s.gene}; not scored"))
+    return result
 
 
 def _position_batches(work: list[TileWork], limit: int):

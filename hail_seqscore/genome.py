@@ -86,9 +86,11 @@ class Genome:
     def resolve(self, contig: str) -> str:
         """The FASTA's own name for ``contig`` (trying aliases), or ContigNotFoundError."""
         fasta = self._open()
-        if contig not in self._resolved:
-            self._resolved[contig] = next((a for a in contig_aliases(contig) if a in fasta), None)
-        name = self._resolved[contig]
+        name = self._resolved.get(contig)
+        if name is None:
+            name = next((a for a in contig_aliases(contig) if a in fasta), None)
+            if name is not None:   # only names found are remembered: a daemon's clients can
+                self._resolved[contig] = name   # send any number of unknown ones
         if name is None:
             raise ContigNotFoundError(
                 f"contig {contig!r} is not in the reference {os.path.basename(self.path)} "

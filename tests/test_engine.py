@@ -221,3 +221,24 @@ def test_over_long_alleles_are_refused_per_variant(world):
 def test_max_allele_length_is_checked(world, bad):
     with pytest.raises(ConfigError, match="max_allele_length"):
         _engine(world, max_allele_length=bad)
+
+
+def test_non_finite_model_output_is_a_per_variant_error(world, tmp_path):
+    """A model giving NaN never writes 'nan' into a VCF, JSON or Hail table: the variant gets
+    an INTERNAL error; a variant outside genes (no model call) is unaffected."""
+    import onnx
+    from onnx import numpy_helper
+
+    m = onnx.load(world["model"])
+    for init in m.graph.initializer:
+        if init.name == "b2":
+            init.CopyFrom(numpy_helper.from_array(np.array([np.nan, -1, -1], np.float32), "b2"))
+    path = tmp_path / "nan.onnx"
+    onnx.save(m, str(path))
+    seq = world["seq"]
+    eng = _engine(world, model=str(path))
+    res = eng.score([Variant("chr1", 1000, seq[999], other_base(seq[999])),
+                     Variant("chr1", 60, seq[59], other_base(seq[59]))])
+    assert res[0].error is not None and res[0].error.code == "INTERNAL"
+    assert "non-finite" in res[0].error.message
+    assert res[1].ok and res[1].scores == ()

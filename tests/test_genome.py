@@ -211,3 +211,24 @@ def test_pipe_is_refused_before_it_is_read(tmp_path):
                                                         "file first") as exc:
         Genome(fifo).contigs
     assert exc.value.exit_code == 66
+
+
+def test_unknown_contig_names_are_not_remembered(tmp_path):
+    """A long-running daemon sees contig names from its clients: the unknown ones must not
+    accumulate in the resolver's memory (the found ones, and their aliases, may)."""
+    from hail_seqscore.annotation import read_spliceai_table
+    from hail_seqscore.errors import ContigNotFoundError
+    from hail_seqscore.genome import Genome
+
+    fa = tmp_path / "ref.fa"
+    fa.write_text(">chr1\nACGTACGTAC\n")
+    genes = tmp_path / "genes.txt"
+    genes.write_text("#NAME\tCHROM\tSTRAND\tTX_START\tTX_END\tEXON_START\tEXON_END\n"
+                     "G\tchr1\t+\t0\t10\t0,\t10,\n")
+    g, table = Genome(str(fa)), read_spliceai_table(genes)
+    for i in range(500):
+        with pytest.raises(ContigNotFoundError):
+            g.resolve(f"junk{i}")
+        assert table.genes_at(f"junk{i}", 5) == []
+    assert g.resolve("1") == "chr1" and table.genes_at("1", 5)
+    assert len(g._resolved) <= 2 and len(table._resolved) <= 2
