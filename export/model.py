@@ -15,6 +15,12 @@ Two equivalent forms of the convolutions:
 
 and two layouts: ``layout="1d"`` (Conv1d on ``[N, C, L]``) or ``"2d"`` (Conv2d on
 ``[N, C, 1, L]``, which onnxruntime's CPU kernels run faster).
+
+The same trunk serves the retrained descendants of this network: OpenSpliceAI (LeakyReLU 0.1,
+PyTorch's BatchNorm epsilon 1e-5; :mod:`export.openspliceai`) and Pangolin (ReLU, epsilon 1e-5,
+eight tissue heads; :mod:`export.pangolin`).  ``bn_eps`` and ``leaky_slope`` select them; a
+subclass may replace :meth:`SpliceAINet.make_head` and :meth:`SpliceAINet.output`.  An ensemble
+averages its members' outputs, all together or in ``groups`` (Pangolin: one per tissue).
 """
 
 from __future__ import annotations
@@ -57,9 +63,9 @@ def _conv(variant: Variant, cin: int, cout: int, k: int, d: int) -> nn.Module:
     return nn.Conv2d(cin, cout, (1, k), dilation=(1, d), padding=(0, pad))
 
 
-def _bn(variant: Variant) -> nn.Module:
+def _bn(variant: Variant, eps: float = BN_EPS) -> nn.Module:
     cls = nn.BatchNorm1d if variant.layout == "1d" else nn.BatchNorm2d
-    return cls(CHANNELS, eps=BN_EPS)
+    return cls(CHANNELS, eps=eps)
 
 
 def _crop(x: torch.Tensor, left: int, right: int) -> torch.Tensor:
@@ -71,22 +77,30 @@ def _crop(x: torch.Tensor, left: int, right: int) -> torch.Tensor:
 
 
 class ResidualUnit(nn.Module):
-    def __init__(self, variant: Variant, k: int, d: int):
+    def __init__(self, variant: Variant, k: int, d: int, bn_eps: float = BN_EPS,
+                 leaky_slope: float = 0.0):
         super().__init__()
-        self.bn1, self.conv1 = _bn(variant), _conv(variant, CHANNELS, CHANNELS, k, d)
-        self.bn2, self.conv2 = _bn(variant), _conv(variant, CHANNELS, CHANNELS, k, d)
+        self.bn1, self.conv1 = _bn(variant, bn_eps), _conv(variant, CHANNELS, CHANNELS, k, d)
+        self.bn2, self.conv2 = _bn(variant, bn_eps), _conv(variant, CHANNELS, CHANNELS, k, d)
         self.shrink = (k - 1) * d if variant.padding == "valid" else 0  # per side, both convs
+        self.leaky_slope = leaky_slope
+
+    def act(self, x: torch.Tensor) -> torch.Tensor:
+        if self.leaky_slope:
+            return nn.functional.leaky_relu(x, self.leaky_slope)
+        return torch.relu(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv1(torch.relu(self.bn1(x)))
-        y = self.conv2(torch.relu(self.bn2(y)))
+        y = self.conv1(self.act(self.bn1(x)))
+        y = self.conv2(self.act(self.bn2(y)))
         return y + _crop(x, self.shrink, self.shrink)
 
 
 class SpliceAINet(nn.Module):
     """One member: ``[N, 4, L]`` (or ``[N, 4, 1, L]``) → softmax ``[N, 3, L - 10000]``."""
 
-    def __init__(self, variant: Variant = Variant()):
+    def __init__(self, variant: Variant = Variant(), *, bn_eps: float = BN_EPS,
+                 leaky_slope: float = 0.0):
         super().__init__()
         self.variant = variant
         self.stem = _conv(variant, 4, CHANNELS, 1, 1)
@@ -97,12 +111,19 @@ class SpliceAINet(nn.Module):
         self._skip_crops.append(remaining)
         for k, d in GROUPS:
             for _ in range(UNITS_PER_GROUP):
-                self.units.append(ResidualUnit(variant, k, d))
+                self.units.append(ResidualUnit(variant, k, d, bn_eps, leaky_slope))
             self.skips.append(_conv(variant, CHANNELS, CHANNELS, 1, 1))
             remaining -= UNITS_PER_GROUP * (k - 1) * d
             self._skip_crops.append(remaining)
-        self.head = _conv(variant, CHANNELS, len(OUT_CHANNELS), 1, 1)
+        self.head = self.make_head(variant)
         self.eval()
+
+    def make_head(self, variant: Variant) -> nn.Module:
+        return _conv(variant, CHANNELS, len(OUT_CHANNELS), 1, 1)
+
+    def output(self, skip: torch.Tensor) -> torch.Tensor:
+        """The member's outputs from the cropped skip sum."""
+        return torch.softmax(self.head(skip), dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         valid = self.variant.padding == "valid"
@@ -116,18 +137,47 @@ class SpliceAINet(nn.Module):
             skip = skip + self.skips[g + 1](_crop(h, c, c) if valid else h)
         if not valid:
             skip = _crop(skip, CONTEXT // 2, CONTEXT // 2)
-        return torch.softmax(self.head(skip), dim=1)
+        return self.output(skip)
+
+
+#: member indices per output group (e.g. Pangolin's tissues), in output channel order
+Groups = tuple[tuple[int, ...], ...]
+
+
+def _mean(ys: list[torch.Tensor]) -> torch.Tensor:
+    total = None
+    for y in ys:
+        total = y if total is None else total + y
+    return total / len(ys) if len(ys) > 1 else total
+
+
+def combine(ys: list[torch.Tensor], groups: Groups | None = None) -> torch.Tensor:
+    """The ensemble's output from its members' outputs ``ys`` (channels on axis 1): the mean of
+    all, or with ``groups`` (member indices per group) each group's mean, concatenated."""
+    if groups is None:
+        return _mean(ys)
+    return torch.cat([_mean([ys[i] for i in g]) for g in groups], dim=1)
+
+
+def check_groups(groups: Groups | None, n_members: int) -> None:
+    if groups is None:
+        return
+    flat = [i for g in groups for i in g]
+    if not all(groups) or sorted(flat) != list(range(n_members)):
+        raise ValueError(f"groups {groups} must partition members 0..{n_members - 1}")
 
 
 class Ensemble(nn.Module):
-    """The exported graph: ``x`` ``[N, L, 4]`` (NLC one-hot) → ``y`` ``[N, L - 10000, 3]``,
-    the mean of the members' softmax outputs."""
+    """The exported graph: ``x`` ``[N, L, 4]`` (NLC one-hot) → ``y`` ``[N, L - 10000, C]``,
+    the mean of the members' outputs (SpliceAI: softmax, C = 3), or of each group of them."""
 
-    def __init__(self, members: list[SpliceAINet]):
+    def __init__(self, members: list[SpliceAINet], groups: Groups | None = None):
         super().__init__()
         if not members:
             raise ValueError("an ensemble needs at least one member")
+        check_groups(groups, len(members))
         self.members = nn.ModuleList(members)
+        self.groups = groups
         self.layout = members[0].variant.layout
         self.eval()
 
@@ -135,11 +185,7 @@ class Ensemble(nn.Module):
         h = x.transpose(1, 2)  # [N, 4, L]
         if self.layout == "2d":
             h = h.unsqueeze(2)  # [N, 4, 1, L]
-        total = None
-        for m in self.members:
-            y = m(h)
-            total = y if total is None else total + y
-        y = total / len(self.members) if len(self.members) > 1 else total
+        y = combine([m(h) for m in self.members], self.groups)
         if self.layout == "2d":
             y = y.squeeze(2)
         return y.transpose(1, 2)

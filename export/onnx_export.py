@@ -19,18 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
-
 from hail_seqscore import __version__
-from hail_seqscore.errors import ConfigError, WeightMappingError
 from hail_seqscore.models import registry
 from hail_seqscore.models.spec import PREFIX, ModelSpec
 
-from .keras_h5 import read_keras_h5
-from .layers import LayerGraph, state_dict_from_layers
-from .model import CONTEXT, OUT_CHANNELS, Ensemble, SpliceAINet, Variant
+from .ensembles import load_member, load_members, member_graphs, n_members, select
+from .model import CONTEXT, OUT_CHANNELS, Ensemble, Variant
 from .sources import weight_files
-from .tf_frozen import read_frozen_graph
+
+__all__ = ["export_model", "write_onnx", "member_graphs", "load_member", "spec_for"]
 
 log = logging.getLogger(__name__)
 
@@ -50,52 +47,16 @@ class ExportResult:
     members: tuple[int, ...]
 
 
-def member_graphs(files: Sequence[Path]) -> list[LayerGraph]:
-    """Every member's layer graph, in file order (``.h5``: one each; ``.pb``: the Pack order)."""
-    graphs: list[LayerGraph] = []
-    for f in files:
-        if f.suffix == ".h5":
-            graphs.append(read_keras_h5(f))
-        elif f.suffix == ".pb":
-            graphs.extend(read_frozen_graph(f))
-        else:
-            raise WeightMappingError(f"{f}: unknown weight format (expected .h5 or .pb)")
-    return graphs
-
-
-def load_member(graph: LayerGraph, variant: Variant = DEFAULT_VARIANT) -> SpliceAINet:
-    import torch  # noqa: PLC0415
-
-    net = SpliceAINet(variant)
-    state = {k: torch.from_numpy(np.ascontiguousarray(v))
-             for k, v in state_dict_from_layers(graph, variant.layout).items()}
-    expected = {k for k in net.state_dict() if not k.endswith("num_batches_tracked")}
-    if set(state) != expected:
-        raise WeightMappingError(
-            f"{graph.source}: mapped weights do not fit the network (missing "
-            f"{sorted(expected - set(state))[:5]}, extra {sorted(set(state) - expected)[:5]})")
-    net.load_state_dict(state, strict=False)
-    return net.eval()
-
-
-def _select(n: int, members: Sequence[int] | None) -> tuple[int, ...]:
-    if members is None:
-        return tuple(range(n))
-    sel = tuple(int(m) for m in members)
-    if not sel or any(m < 0 or m >= n for m in sel) or len(set(sel)) != len(sel):
-        raise ConfigError(f"members {list(members)} must be distinct indices in 0..{n - 1}")
-    return sel
-
-
-def spec_for(name: str, members: int) -> ModelSpec:
+def spec_for(name: str, members: int,
+             out_channels: tuple[str, ...] = OUT_CHANNELS) -> ModelSpec:
     km = registry.known_model(name)
     return ModelSpec(
         name=name, version=km.version, source_package=km.source_package,
         source_version=km.source_version,
         weights_sha256={w.filename: w.sha256 for w in km.weights}, context=CONTEXT,
-        alphabet="ACGT", n_value=0.0, output_channels=OUT_CHANNELS, input_layout="NLC",
+        alphabet="ACGT", n_value=0.0, output_channels=tuple(out_channels), input_layout="NLC",
         members=members, licence=km.licence, attribution=km.attribution,
-        exporter_version=__version__,
+        exporter_version=__version__, kind=km.kind, scorer=km.scorer,
     )
 
 
@@ -182,7 +143,8 @@ def write_onnx(module, out: Path, metadata: dict[str, str], io: dict | None = No
     _replace_atomically(out, write)
 
 
-def _write_split(members: list, parts: tuple[list[Path], Path], meta: dict[str, str]) -> None:
+def _write_split(members: list, parts: tuple[list[Path], Path], meta: dict[str, str],
+                 groups=None) -> None:
     import torch  # noqa: PLC0415
 
     from .split import HEAD_HALF, STAGE_HALVES, Head, TrunkStage, split_metadata  # noqa: PLC0415
@@ -203,7 +165,7 @@ def _write_split(members: list, parts: tuple[list[Path], Path], meta: dict[str, 
                    dummies)
     head_io = {"inputs": {"h": {0: "batch", 3: "length"}, "s": {0: "batch", 3: "out_length"}},
                "outputs": {"y": {0: "batch", 1: "out_length"}}}
-    write_onnx(Head(members), head, {**meta, **split_metadata("head")}, head_io,
+    write_onnx(Head(members, groups), head, {**meta, **split_metadata("head")}, head_io,
                (torch.zeros(1, ch, 1, 2 * HEAD_HALF + 1), torch.zeros(1, ch, 1, 1)))
 
 
@@ -231,7 +193,9 @@ def export_model(name: str, out: str | os.PathLike | None = None, *,
                  split: bool = True, fp16: bool = False) -> ExportResult:
     """Export known model ``name`` (all members averaged, or just ``members``) to ``out``
     (default ``registry.default_model_path(name)``); weights from ``source`` or the pinned
-    wheel.  Returns status ``"up to date"`` without work when the file already matches.
+    wheel (models from a repository need ``source``: see :mod:`export.sources`); members
+    combined as :mod:`export.ensembles` says.  Returns status ``"up to date"`` without work
+    when the file already matches.
     With ``split`` (the default) the trunk-stage and head graphs for incremental ALT inference are
     written beside it (``NAME.trunk0.onnx`` … and ``NAME.head.onnx``, see :mod:`export.split`).
     With ``fp16``, half-precision copies of every file are written too (``NAME.fp16.onnx``,
@@ -239,8 +203,7 @@ def export_model(name: str, out: str | os.PathLike | None = None, *,
     km = registry.known_model(name)
     out = Path(out) if out is not None else registry.default_model_path(name)
     start = time.perf_counter()
-    n_members = 5  # both known models are 5-member ensembles; checked against the files below
-    sel = _select(n_members, members)
+    sel = select(n_members(name), members)
     fp = fingerprint(name, sel, variant)
     want_split = split and variant == DEFAULT_VARIANT
     parts = registry.split_paths(out, _n_stages())
@@ -258,18 +221,15 @@ def export_model(name: str, out: str | os.PathLike | None = None, *,
             _write_fp16(src, dst)
         return ExportResult(out, "exported", time.perf_counter() - start, sel)
     files = weight_files(km, source)
-    graphs = member_graphs(files)
-    if len(graphs) != n_members:
-        raise WeightMappingError(f"{name}: weight files hold {len(graphs)} members, expected "
-                                 f"{n_members}")
-    ensemble = Ensemble([load_member(graphs[i], variant) for i in sel])
-    meta = spec_for(name, len(sel)).to_metadata()
+    loaded = load_members(name, files, sel, variant)
+    ensemble = Ensemble(loaded.nets, loaded.groups)
+    meta = spec_for(name, len(sel), loaded.out_channels).to_metadata()
     meta[FINGERPRINT_KEY] = fp
     meta[PREFIX + "member_indices"] = ",".join(map(str, sel))
     meta[PREFIX + "graph_form"] = f"{variant.padding}-{variant.layout}"
     write_onnx(ensemble, out, meta)
     if want_split:
-        _write_split(list(ensemble.members), parts, meta)
+        _write_split(list(ensemble.members), parts, meta, loaded.groups)
         stale = registry.sibling(out, ".trunk")   # the single trunk of revision 2
         if stale.is_file():
             stale.unlink()

@@ -23,7 +23,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .model import CHANNELS, GROUPS, UNITS_PER_GROUP, SpliceAINet, _crop
+from .model import (CHANNELS, GROUPS, UNITS_PER_GROUP, Groups, SpliceAINet, _crop, check_groups,
+                    combine)
 
 #: residual-unit ranges of the trunk stages: groups 1–2 together, then each unit of group 3
 STAGE_UNITS: tuple[tuple[int, int], ...] = ((0, 8), (8, 9), (9, 10), (10, 11), (11, 12),
@@ -94,16 +95,19 @@ class TrunkStage(nn.Module):
 
 
 class Head(nn.Module):
-    """``h`` over L positions and ``s`` over the L − 2·HEAD_HALF output positions → ``y``."""
+    """``h`` over L positions and ``s`` over the L − 2·HEAD_HALF output positions → ``y``
+    (the members' outputs combined as :class:`export.model.Ensemble` does, ``groups`` included)."""
 
-    def __init__(self, members: list[SpliceAINet]):
+    def __init__(self, members: list[SpliceAINet], groups: Groups | None = None):
         super().__init__()
         _check(members)
+        check_groups(groups, len(members))
         self.members = nn.ModuleList(members)
+        self.groups = groups
         self.eval()
 
     def forward(self, h_all: torch.Tensor, s_all: torch.Tensor) -> torch.Tensor:
-        total = None
+        ys = []
         n_units = len(GROUPS) * UNITS_PER_GROUP
         for i, m in enumerate(self.members):
             h = h_all[:, i * CHANNELS:(i + 1) * CHANNELS]
@@ -111,10 +115,8 @@ class Head(nn.Module):
             for u in range(HEAD_FIRST_UNIT, n_units):
                 h = m.units[u](h)
             s = s + m.skips[len(GROUPS)](h)
-            y = torch.softmax(m.head(s), dim=1)
-            total = y if total is None else total + y
-        y = total / len(self.members) if len(self.members) > 1 else total
-        return y.squeeze(2).transpose(1, 2)
+            ys.append(m.output(s))
+        return combine(ys, self.groups).squeeze(2).transpose(1, 2)
 
 
 def split_metadata(role: str, index: int | None = None) -> dict[str, str]:
