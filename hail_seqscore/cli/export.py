@@ -9,29 +9,43 @@ from ..errors import ConfigError, SeqScoreError
 from ..models.registry import KNOWN_MODELS, known_model
 
 HELP = """\
-Export a known model to one ONNX file (the 5-member ensemble averaged inside the graph).
+Export a known model to one ONNX file (its ensemble averaged inside the graph, as the
+original tool averages it).
 
-The weights come from the pinned source wheel, fetched with `pip download --no-deps` into
-$SEQSCORE_HOME/downloads, or from --from PATH (the wheel, a weight file, or a directory
-holding them; for machines without network).  Every weight file is checked against its
-pinned sha256.  No TensorFlow is used.  Re-running with the same inputs does nothing
-("up to date"); --force exports again.
+SpliceAI and CI-SpliceAI: the weights come from the pinned source wheel, fetched with
+`pip download --no-deps` into $SEQSCORE_HOME/downloads, or from --from PATH (the wheel, a
+weight file, or a directory holding them; for machines without network).
+OpenSpliceAI and Pangolin: the weights are in their GitHub repositories, not in a package;
+clone the repository and pass --from CLONE (or its weights folder).  That folder must hold
+exactly the pinned files (a missing, changed or unexpected weight file is an error).
+Every weight file is checked against its pinned sha256.  No TensorFlow is used.  Re-running
+with the same inputs does nothing ("up to date"); --force exports again.
 
-models: spliceai (spliceai 1.3.1, weights CC BY-NC 4.0: do not redistribute the export),
-cispliceai (cispliceai 1.2.2, CC BY 4.0).
+models:
+  spliceai      spliceai 1.3.1 wheel; weights CC BY-NC 4.0 (do not redistribute the export)
+  cispliceai    cispliceai 1.2.2 wheel; CC BY 4.0
+  openspliceai  OpenSpliceAI-MANE 10000nt, 5 members; GPL-3.0 (never ship the export):
+                git clone https://github.com/Kuanhao-Chao/OpenSpliceAI
+                seqscore export openspliceai --from OpenSpliceAI
+  pangolin      Pangolin, 12 files (3 replicates x heart, liver, brain, testis); GPL-3.0
+                (never ship the export); outputs P(splice) per tissue:
+                git clone https://github.com/tkzeng/Pangolin
+                seqscore export pangolin --from Pangolin
 
-exit codes: 0 done or up to date; 64 unknown model / bad setting; 65 weight file corrupt or
-not the pinned one; 66 --from path missing; 69 network unavailable (use --from); 130
-interrupted.
+exit codes: 0 done or up to date; 64 unknown model / bad setting / --from needed; 65 weight
+file corrupt, unexpected or not the pinned one; 66 --from path or a weight file missing; 69
+network unavailable (use --from); 130 interrupted.
 """
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("export", help="export SpliceAI / CI-SpliceAI to ONNX",
+    p = sub.add_parser("export", help="export a known model (SpliceAI, OpenSpliceAI, Pangolin …) "
+                       "to ONNX",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", metavar="MODEL", help=f"one of: {', '.join(sorted(KNOWN_MODELS))}")
     p.add_argument("--from", dest="source", metavar="PATH",
-                   help="wheel, weight file or directory to take the weights from (offline)")
+                   help="wheel, weight file or directory to take the weights from (offline); "
+                        "required for openspliceai and pangolin (a clone or its weights folder)")
     p.add_argument("--out", metavar="PATH",
                    help="output .onnx (default: $SEQSCORE_HOME/models/MODEL.onnx)")
     p.add_argument("--force", action="store_true", help="export even if up to date")
@@ -39,7 +53,9 @@ def add_parser(sub) -> None:
                    help="also write half-precision copies (MODEL.fp16.onnx …) for "
                         "`--precision fp16`; scores deviate slightly from fp32")
     p.add_argument("--members", metavar="I,J",
-                   help="export only these ensemble members (0-based, comma separated)")
+                   help="export only these ensemble members (0-based, comma separated; "
+                        "pangolin: 0-2 heart, 3-5 liver, 6-8 brain, 9-11 testis, at least one "
+                        "of each)")
     p.set_defaults(func=run)
 
 

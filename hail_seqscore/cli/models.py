@@ -24,7 +24,7 @@ def describe(name: str | None = None, path=None) -> dict:
     row: dict = {"name": name, "exported": path.is_file(), "path": str(path)}
     km = KNOWN_MODELS.get(name) if name else None
     if km:
-        row.update(source=km.pip_requirement, licence=km.licence, version=km.version,
+        row.update(source=km.source, licence=km.licence, version=km.version,
                    redistributable=km.redistributable)
     if not path.is_file():
         return row
@@ -36,8 +36,9 @@ def describe(name: str | None = None, path=None) -> dict:
     except SeqScoreError as exc:
         row["error"] = exc.message
         return row
+    sep = "@" if km and km.needs_from else "=="   # a repository commit, or a package version
     row.update(name=spec.name, version=spec.version,
-               source=f"{spec.source_package}=={spec.source_version}", licence=spec.licence,
+               source=f"{spec.source_package}{sep}{spec.source_version}", licence=spec.licence,
                members=spec.members, context=spec.context,
                output_channels=list(spec.output_channels),
                exporter_version=spec.exporter_version, weights_sha256=dict(spec.weights_sha256))
@@ -66,5 +67,7 @@ def run(args) -> int:
         if "error" in r:
             print(f"  error    {r['error']}")
         if not r["exported"]:
-            print(f"  export with: seqscore export {r['name']}")
+            km = KNOWN_MODELS.get(r["name"])
+            hint = " --from DIR (a clone of its repository)" if km and km.needs_from else ""
+            print(f"  export with: seqscore export {r['name']}{hint}")
     return 0

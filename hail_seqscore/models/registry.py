@@ -17,7 +17,7 @@ from ..errors import ModelNotInstalledError, UnknownModelError
 
 @dataclass(frozen=True)
 class WeightFile:
-    path_in_wheel: str   # path inside the source wheel
+    path_in_wheel: str   # path inside the source wheel (or repository, for ``repository`` models)
     sha256: str
 
     @property
@@ -35,10 +35,29 @@ class KnownModel:
     licence: str
     attribution: str
     redistributable: bool
+    #: weights from a clone of this repository (``seqscore export NAME --from DIR``), not a wheel;
+    #: ``source_version`` is then the pinned commit
+    repository: str = ""
+    #: other files of the repository's weights folder, ignored by the export (fnmatch patterns)
+    companions: tuple[str, ...] = ()
+    kind: str = "splice"          # what the outputs are (see models.spec)
+    scorer: str = "spliceai"      # whose scoring rules turn them into scores
 
     @property
     def pip_requirement(self) -> str:
         return f"{self.source_package}=={self.source_version}"
+
+    @property
+    def source(self) -> str:
+        """Where the weights come from: ``package==version`` or ``repository@commit``."""
+        if self.repository:
+            return f"{self.repository}@{self.source_version}"
+        return self.pip_requirement
+
+    @property
+    def needs_from(self) -> bool:
+        """Whether the weights must be given with ``--from`` (no pinned wheel to download)."""
+        return bool(self.repository)
 
 
 SPLICEAI_CITATION = (
@@ -52,6 +71,44 @@ CISPLICEAI_CITATION = (
     "PLOS ONE 17(6):e0269159 (2022). doi:10.1371/journal.pone.0269159. Weights by Yaron "
     "Strauch, from the cispliceai 1.2.2 package."
 )
+
+OPENSPLICEAI_CITATION = (
+    "Chao KH, Mao A, Liu A, Pertea M, Salzberg SL. OpenSpliceAI provides an efficient modular "
+    "implementation of SpliceAI enabling easy retraining across nonhuman species. eLife "
+    "14:RP107454 (2025). doi:10.7554/eLife.107454.3. OpenSpliceAI-MANE 10000nt weights from "
+    "github.com/Kuanhao-Chao/OpenSpliceAI (models/openspliceai-mane/10000nt)."
+)
+PANGOLIN_CITATION = (
+    "Zeng T, Li YI. Predicting RNA splicing from DNA sequence using Pangolin. Genome Biology "
+    "23:103 (2022). doi:10.1186/s13059-022-02664-4. Weights from github.com/tkzeng/Pangolin "
+    "(pangolin/models, final.*.v2)."
+)
+
+_OSAI_DIR = "models/openspliceai-mane/10000nt/"
+_OSAI_SHA256 = {
+    10: "7b0d6af6239e27392226bbada310ee9e2ce0ced149fb6fdff8996c12cba3cc85",
+    11: "38fe4469eff09ffe5caa291bc224248c81ed68acca0b729afb87450909a8130e",
+    12: "49f38e3fd0e87b81ce22d986d1168eb9b2c55668bfd6aaa064da1082ee668667",
+    13: "bae2756b452f31d45b74604816561da79284d791be37f467491a68342c819b20",
+    14: "cfe2741311ed02dab3042492a5be14029b18d63be693751e9534315a9e4c6271",
+}
+_PANGOLIN_DIR = "pangolin/models/"
+#: the 12 files the Pangolin CLI loads, in its order: heads 0, 2, 4, 6 (heart, liver, brain,
+#: testis), then replicates 1, 2, 3
+_PANGOLIN_SHA256 = {
+    "final.1.0.3.v2": "f0478fab173b75f7f7e9fe96688bad6c50fa4a46d70557f423b110caaf565501",
+    "final.2.0.3.v2": "c4c6bb4880fa6fb28b14182ae3ea0600edb07056158f55325b5e6e6e48fc9f26",
+    "final.3.0.3.v2": "ec685a6e7105a4486c1f89a005458a13deb3fe7171f13d434f4877e386d10676",
+    "final.1.2.3.v2": "559c05de3e1ce65c2515ca3e92ef85edb0ec2e47686ca58060e25891ce06eb3a",
+    "final.2.2.3.v2": "48758ba8b95eee9aa9feea52672ef06ca1b34111299c27f8a710f734d8b9aae5",
+    "final.3.2.3.v2": "7cb576c2b24db4fdd6970c4ca4fb7c20ae1b1d8ae80645ebbe689848b5743129",
+    "final.1.4.3.v2": "c50b12e0c0af776d5674ca5e346493f8265783494d4df383364de9c1136657f6",
+    "final.2.4.3.v2": "e03303bed4fd6f135ec0f6c1b192cce954ea42d0646f44d17b4a6fbb2b1f610e",
+    "final.3.4.3.v2": "9476d2e25520d7ff15bece0cd5d3b657e3b1dd3cc5fcab1d9c3b62bea7a0c5b6",
+    "final.1.6.3.v2": "2aae563fa18a8a9b6699c6c96e0d32b8ec7543f8f805fb3bc9de77302cc9f66e",
+    "final.2.6.3.v2": "7d3c0b1b2a60067b940dec315567874fbc8bcd322f1b7c76bf969f51f0f53f7f",
+    "final.3.6.3.v2": "756e7721a382cace24e9bfea5b543af5623f2487d9a3efe7385e9c76367005fd",
+}
 
 KNOWN_MODELS: dict[str, KnownModel] = {
     "spliceai": KnownModel(
@@ -87,6 +144,34 @@ KNOWN_MODELS: dict[str, KnownModel] = {
         licence="CC BY 4.0",
         attribution=CISPLICEAI_CITATION,
         redistributable=True,
+    ),
+    "openspliceai": KnownModel(
+        name="openspliceai",
+        version="MANE-10000nt",
+        source_package="OpenSpliceAI",
+        source_version="394109aa",
+        weights=tuple(WeightFile(f"{_OSAI_DIR}model_10000nt_rs{i}.pt", sha)
+                      for i, sha in _OSAI_SHA256.items()),
+        licence="GPL-3.0",
+        attribution=OPENSPLICEAI_CITATION,
+        redistributable=False,
+        repository="github.com/Kuanhao-Chao/OpenSpliceAI",
+        scorer="openspliceai",
+    ),
+    "pangolin": KnownModel(
+        name="pangolin",
+        version="1.0.2",
+        source_package="Pangolin",
+        source_version="5cf94b8d",
+        weights=tuple(WeightFile(_PANGOLIN_DIR + name, sha)
+                      for name, sha in _PANGOLIN_SHA256.items()),
+        licence="GPL-3.0",
+        attribution=PANGOLIN_CITATION,
+        redistributable=False,
+        repository="github.com/tkzeng/Pangolin",
+        # the rest of pangolin/models/: the v1 files and the usage (odd head) models
+        companions=("final.[1-5].[0-7].3", "final.[1-3].[0-7].3.v2"),
+        scorer="pangolin",
     ),
 }
 

@@ -7,6 +7,10 @@ Contract of an exported sequence model:
 * input ``x``: float32 ``[batch, length, 4]``, one-hot in ``alphabet`` order, N = ``n_value``;
 * output ``y``: float32 ``[batch, length - context, channels]`` — the graph computes only the
   central positions (each output sees ``context // 2`` bases on either side).
+
+Optional keys (defaults keep files exported before them valid): ``kind`` — what the outputs are
+(``splice``: per-base splice-site probabilities) — and ``scorer`` — whose rules turn REF and
+ALT outputs into scores (``spliceai``, ``openspliceai`` or ``pangolin``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ REQUIRED = (
     "alphabet", "n_value", "output_channels", "input_layout", "members", "licence",
     "attribution", "exporter_version",
 )
+#: optional keys and their defaults (the SpliceAI-shaped files exported before them)
+OPTIONAL = {"kind": "splice", "scorer": "spliceai"}
+KINDS = ("splice",)
+SCORERS = ("spliceai", "openspliceai", "pangolin")
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,8 @@ class ModelSpec:
     licence: str
     attribution: str
     exporter_version: str
+    kind: str = OPTIONAL["kind"]
+    scorer: str = OPTIONAL["scorer"]
     input_name: str = "x"
     output_name: str = "y"
 
@@ -83,6 +93,8 @@ class ModelSpec:
                 licence=g("licence"),
                 attribution=g("attribution"),
                 exporter_version=g("exporter_version"),
+                kind=meta.get(PREFIX + "kind", OPTIONAL["kind"]),
+                scorer=meta.get(PREFIX + "scorer", OPTIONAL["scorer"]),
             )
         except (ValueError, json.JSONDecodeError) as exc:
             raise ModelFormatError(f"{source}: malformed seqscore metadata: {exc}") from None
@@ -92,6 +104,11 @@ class ModelSpec:
             raise ModelFormatError(f"{source}: context {spec.context} must be even and >= 0")
         if len(spec.alphabet) != 4:
             raise ModelFormatError(f"{source}: alphabet {spec.alphabet!r} must have 4 letters")
+        if spec.kind not in KINDS or spec.scorer not in SCORERS:
+            raise ModelFormatError(
+                f"{source}: kind {spec.kind!r} / scorer {spec.scorer!r} not supported (kinds: "
+                f"{', '.join(KINDS)}; scorers: {', '.join(SCORERS)}); a newer hail-seqscore may "
+                "read it")
         return spec
 
     def to_metadata(self) -> dict[str, str]:
@@ -110,4 +127,6 @@ class ModelSpec:
             PREFIX + "licence": self.licence,
             PREFIX + "attribution": self.attribution,
             PREFIX + "exporter_version": self.exporter_version,
+            PREFIX + "kind": self.kind,
+            PREFIX + "scorer": self.scorer,
         }
