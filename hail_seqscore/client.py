@@ -28,6 +28,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import threading
 import time
 from typing import Any, Sequence
@@ -44,6 +45,7 @@ from .variants import validate
 
 DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
 TOKEN_ENV = "SEQSCORE_TOKEN"
+_FIELD = re.compile(r"variants\[(\d+)\]")
 _RECONNECT_ERRORS = (http.client.RemoteDisconnected, http.client.BadStatusLine,
                      ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
 
@@ -135,6 +137,16 @@ class Client:
             half = len(chunk) // 2
             return (self._score_chunk(chunk[:half], distance, mask, model)
                     + self._score_chunk(chunk[half:], distance, mask, model))
+        except RequestError as exc:
+            # an older daemon refuses a whole request for one bad variant (400 naming
+            # ``variants[j]``): that variant gets the error, the others are sent again
+            j = refused_index(exc, len(chunk))
+            if j is None:
+                raise
+            code = InvalidVariantError.code if exc.code == RequestError.code else exc.code
+            rest = chunk[:j] + chunk[j + 1:]
+            got = self._score_chunk(rest, distance, mask, model) if rest else []
+            return got[:j] + [ScoreResult(chunk[j], (), ErrorInfo(code, exc.message))] + got[j:]
         return decode_score_response(data, chunk)
 
     def health(self) -> dict:
@@ -266,6 +278,15 @@ class Client:
 def _wire_size(v: Variant) -> int:
     """About the bytes a variant takes in a request body (ASCII fields)."""
     return len(v.contig) + len(v.ref) + len(v.alt) + 64
+
+
+def refused_index(exc: RequestError, n: int) -> int | None:
+    """The index of the variant a whole-request error names (``variants[3].pos``), if any."""
+    m = _FIELD.match(exc.field or "")
+    if m is None:
+        return None
+    j = int(m.group(1))
+    return j if j < n else None
 
 
 def _too_large(v: Variant, why: str) -> ErrorInfo:

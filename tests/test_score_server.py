@@ -13,7 +13,6 @@ from daemon_harness import ROOT, Daemon, write_toy_genome
 from hail_seqscore.cli import main
 from hail_seqscore.engine import Engine, EngineConfig
 from hail_seqscore.records import Variant
-from hail_seqscore.remote_scoring import ServerScorer
 from toy_models import build_toy_model
 
 pytestmark = pytest.mark.timeout(300)
@@ -88,7 +87,7 @@ def test_whole_request_refusal_marks_the_variant_and_scores_the_rest(toy, daemon
     vs[4] = Variant("1", 0, "A", "C")
     vs[7] = Variant("1", "1700", "A", "C")
     client = daemon.client(chunk_size=5)
-    got = ServerScorer(client, check_locally=False)(vs)
+    got = client.score(vs)
     want = Engine(EngineConfig(model=toy["model"], reference=toy["fasta"],
                                annotation=toy["genes"])).score(vs)
     assert len(got) == len(vs)
@@ -98,15 +97,30 @@ def test_whole_request_refusal_marks_the_variant_and_scores_the_rest(toy, daemon
         [r for i, r in enumerate(want) if i not in (4, 7)]
 
 
+def test_a_whole_request_400_naming_a_variant_marks_it_and_scores_the_rest(toy, daemon):
+    """The fallback for daemons that refuse a whole request for one variant: sent past the
+    client's local check, a POS that is a JSON string gets a 400 naming ``variants[j].pos``
+    from the real daemon; that variant gets the error and the others are scored."""
+    seq = toy["seq"]
+    vs = [Variant("1", p, seq[p - 1], other(seq[p - 1])) for p in range(1600, 1615, 3)]
+    vs[2] = Variant("1", "1700", "A", "C")
+    client = daemon.client()
+    got = client._score_chunk(vs, None, None, None)
+    assert [r.variant for r in got] == vs
+    assert got[2].error.code == "INVALID_VARIANT"
+    assert "HTTP 400" in got[2].error.message and "pos" in got[2].error.message
+    assert all(r.ok and r.scores for i, r in enumerate(got) if i != 2)
+
+
 @pytest.mark.parametrize("field,n,want", [
     ("variants[3].pos", 5, 3), ("variants[0]", 5, 0), ("variants[5].ref", 5, None),
     ("variants", 5, None), ("distance", 5, None), (None, 5, None),
 ])
 def test_refused_index_reads_the_field_of_a_whole_request_error(field, n, want):
     from hail_seqscore.errors import RequestError
-    from hail_seqscore.remote_scoring import _refused_index
+    from hail_seqscore.client import refused_index
 
-    assert _refused_index(RequestError("refused", field=field), n) == want
+    assert refused_index(RequestError("refused", field=field), n) == want
 
 
 def test_token_missing_or_wrong_exits_77_and_says_how(toy, tmp_path):

@@ -157,7 +157,6 @@ def _engine_scorer(args: argparse.Namespace):
 
 def _server_scorer(args: argparse.Namespace):
     from ..client import Client  # noqa: PLC0415
-    from ..remote_scoring import ServerScorer  # noqa: PLC0415
 
     if args.max_allele_length is not None:
         raise ConfigError("--max-allele-length applies in process; with --server the daemon's "
@@ -167,7 +166,11 @@ def _server_scorer(args: argparse.Namespace):
         client.models()     # reachable, token accepted: before any output is made
     except UnauthorizedError as exc:
         raise UnauthorizedError(_token_hint(exc.message)) from None
-    return ServerScorer(client, distance=args.distance, mask=bool(args.mask), model=args.model)
+    def score(variants):   # one result per variant, as in process (see Client.score)
+        return client.score(variants, distance=args.distance, mask=bool(args.mask),
+                            model=args.model)
+
+    return score
 
 
 def _token_hint(message: str) -> str:
