@@ -5,7 +5,9 @@
 * ``openspliceai``: 5 OpenSpliceAI-10k members from PyTorch state dicts
   (:mod:`export.openspliceai`), the mean of their softmax outputs (as ``openspliceai variant``);
 * ``pangolin``: 12 members, one per file, each computing its own tissue's P(splice)
-  (:mod:`export.pangolin`); the mean of each tissue's 3 replicates (as the Pangolin CLI).
+  (:mod:`export.pangolin`); the mean of each tissue's 3 replicates (as the Pangolin CLI), and
+  the 12 members' own values as a second output ``y_members`` — the CLI takes each replicate's
+  maximum over an insertion's bases before averaging, which the means alone cannot give.
 
 A selection of members (``--members``) keeps the same rule over the members chosen; for Pangolin
 every tissue must keep at least one.
@@ -33,6 +35,8 @@ class Members:
     nets: list              # torch modules, each [N, 4, (1,) L] -> [N, C_m, (1,) L - context]
     groups: Groups | None   # how their outputs are averaged (None: all together)
     out_channels: tuple[str, ...]
+    #: names of every member's own channels, when the graph also outputs them (``y_members``)
+    member_channels: tuple[str, ...] = ()
 
 
 def member_graphs(files: Sequence[Path]) -> list[LayerGraph]:
@@ -113,7 +117,8 @@ def _pangolin(name: str, files, sel, variant) -> Members:
                           f"{', '.join(absent)}; members 3k..3k+2 are tissue k "
                           f"({', '.join(pangolin.TISSUES)})")
     nets = [pangolin.load_member(files[i], order[i][1], variant) for i in sel]
-    return Members(nets, pangolin.tissue_groups(tissues), pangolin.OUT_CHANNELS)
+    return Members(nets, pangolin.tissue_groups(tissues), pangolin.OUT_CHANNELS,
+                   tuple(pangolin.member_channel(i) for i in sel))
 
 
 _BUILDERS = {"spliceai": _spliceai, "cispliceai": _spliceai, "openspliceai": _openspliceai,

@@ -171,21 +171,27 @@ class Ensemble(nn.Module):
     """The exported graph: ``x`` ``[N, L, 4]`` (NLC one-hot) → ``y`` ``[N, L - 10000, C]``,
     the mean of the members' outputs (SpliceAI: softmax, C = 3), or of each group of them."""
 
-    def __init__(self, members: list[SpliceAINet], groups: Groups | None = None):
+    def __init__(self, members: list[SpliceAINet], groups: Groups | None = None,
+                 member_output: bool = False):
         super().__init__()
         if not members:
             raise ValueError("an ensemble needs at least one member")
         check_groups(groups, len(members))
         self.members = nn.ModuleList(members)
         self.groups = groups
+        self.member_output = member_output
         self.layout = members[0].variant.layout
         self.eval()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor):
+        """``y``; with ``member_output`` also ``y_members`` ``[N, L - 10000, ΣC_m]``, every
+        member's own outputs in member order (for rules that are not linear in them)."""
         h = x.transpose(1, 2)  # [N, 4, L]
         if self.layout == "2d":
             h = h.unsqueeze(2)  # [N, 4, 1, L]
-        y = combine([m(h) for m in self.members], self.groups)
+        ys = [m(h) for m in self.members]
+        outs = [combine(ys, self.groups)] + ([torch.cat(ys, dim=1)] if self.member_output else [])
         if self.layout == "2d":
-            y = y.squeeze(2)
-        return y.transpose(1, 2)
+            outs = [y.squeeze(2) for y in outs]
+        outs = [y.transpose(1, 2) for y in outs]
+        return tuple(outs) if self.member_output else outs[0]

@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 
 from hail_seqscore import __version__
 from hail_seqscore.models import registry
-from hail_seqscore.models.spec import PREFIX, ModelSpec
+from hail_seqscore.models.spec import MEMBER_OUTPUT, PREFIX, ModelSpec
 
 from .ensembles import load_member, load_members, member_graphs, n_members, select
 from .model import CONTEXT, OUT_CHANNELS, Ensemble, Variant
@@ -47,8 +47,8 @@ class ExportResult:
     members: tuple[int, ...]
 
 
-def spec_for(name: str, members: int,
-             out_channels: tuple[str, ...] = OUT_CHANNELS) -> ModelSpec:
+def spec_for(name: str, members: int, out_channels: tuple[str, ...] = OUT_CHANNELS,
+             member_channels: tuple[str, ...] = ()) -> ModelSpec:
     km = registry.known_model(name)
     return ModelSpec(
         name=name, version=km.version, source_package=km.source_package,
@@ -57,6 +57,7 @@ def spec_for(name: str, members: int,
         alphabet="ACGT", n_value=0.0, output_channels=tuple(out_channels), input_layout="NLC",
         members=members, licence=km.licence, attribution=km.attribution,
         exporter_version=__version__, kind=km.kind, scorer=km.scorer,
+        member_channels=tuple(member_channels),
     )
 
 
@@ -143,8 +144,15 @@ def write_onnx(module, out: Path, metadata: dict[str, str], io: dict | None = No
     _replace_atomically(out, write)
 
 
+def _with_members(io: dict, member_output: bool) -> dict:
+    """``io`` with the ``y_members`` output beside ``y`` when the graph has it."""
+    if not member_output:
+        return io
+    return {**io, "outputs": {**io["outputs"], MEMBER_OUTPUT: {0: "batch", 1: "out_length"}}}
+
+
 def _write_split(members: list, parts: tuple[list[Path], Path], meta: dict[str, str],
-                 groups=None) -> None:
+                 groups=None, member_output: bool = False) -> None:
     import torch  # noqa: PLC0415
 
     from .split import HEAD_HALF, STAGE_HALVES, Head, TrunkStage, split_metadata  # noqa: PLC0415
@@ -165,7 +173,9 @@ def _write_split(members: list, parts: tuple[list[Path], Path], meta: dict[str, 
                    dummies)
     head_io = {"inputs": {"h": {0: "batch", 3: "length"}, "s": {0: "batch", 3: "out_length"}},
                "outputs": {"y": {0: "batch", 1: "out_length"}}}
-    write_onnx(Head(members, groups), head, {**meta, **split_metadata("head")}, head_io,
+    head_io = _with_members(head_io, member_output)
+    write_onnx(Head(members, groups, member_output), head, {**meta, **split_metadata("head")},
+               head_io,
                (torch.zeros(1, ch, 1, 2 * HEAD_HALF + 1), torch.zeros(1, ch, 1, 1)))
 
 
@@ -222,14 +232,15 @@ def export_model(name: str, out: str | os.PathLike | None = None, *,
         return ExportResult(out, "exported", time.perf_counter() - start, sel)
     files = weight_files(km, source)
     loaded = load_members(name, files, sel, variant)
-    ensemble = Ensemble(loaded.nets, loaded.groups)
-    meta = spec_for(name, len(sel), loaded.out_channels).to_metadata()
+    with_members = bool(loaded.member_channels)
+    ensemble = Ensemble(loaded.nets, loaded.groups, with_members)
+    meta = spec_for(name, len(sel), loaded.out_channels, loaded.member_channels).to_metadata()
     meta[FINGERPRINT_KEY] = fp
     meta[PREFIX + "member_indices"] = ",".join(map(str, sel))
     meta[PREFIX + "graph_form"] = f"{variant.padding}-{variant.layout}"
-    write_onnx(ensemble, out, meta)
+    write_onnx(ensemble, out, meta, _with_members(ENSEMBLE_IO, with_members))
     if want_split:
-        _write_split(list(ensemble.members), parts, meta, loaded.groups)
+        _write_split(list(ensemble.members), parts, meta, loaded.groups, with_members)
         stale = registry.sibling(out, ".trunk")   # the single trunk of revision 2
         if stale.is_file():
             stale.unlink()

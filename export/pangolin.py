@@ -21,8 +21,9 @@ So a member here is one file together with its tissue: it computes only that hea
 averages the members in four groups of three, giving ``y`` channels ``p_splice_heart``,
 ``p_splice_liver``, ``p_splice_brain``, ``p_splice_testis``.  The CLI's mean of differences
 equals the difference of these means (up to float rounding) wherever ALT and REF are aligned
-base to base (SNVs, MNVs, deletions); for insertions it takes each replicate's max over the
-inserted bases before averaging (see the export report).
+base to base (SNVs, MNVs, deletions); for an insertion it takes each replicate's max over the
+inserted bases before averaging, so the graph also outputs ``y_members``: each member's
+P(splice), channels ``p_splice_heart_r1`` … ``p_splice_testis_r3`` in the CLI's order.
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ FILE_HEADS = (0, 2, 4, 6)
 def member_files() -> list[tuple[str, int]]:
     """``(file name, tissue index)`` of the 12 members, in the CLI's loading order."""
     return [(f"final.{j}.{i}.3.v2", t) for t, i in enumerate(FILE_HEADS) for j in REPLICATES]
+
+
+def member_channel(index: int) -> str:
+    """The ``y_members`` channel name of member ``index`` (e.g. ``p_splice_heart_r1``)."""
+    name, tissue = member_files()[index]
+    return f"{OUT_CHANNELS[tissue]}_r{name.split('.')[1]}"
 
 
 def tissue_groups(tissues: list[int]) -> Groups:

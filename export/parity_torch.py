@@ -6,7 +6,7 @@ and the chained split graphs (``NAME.trunk0..5.onnx`` → ``NAME.head.onnx``) on
 windows — centred on a real acceptor, and reverse-complemented around a real donor — and
 compares them with :mod:`export.reference_torch` (float64, the originals' same-padded form, the
 original state dicts under their own names).  It prints export time, ONNX size and max |Δ|
-per length.  The tests (``tests/test_export_openspliceai.py``, ``test_export_pangolin.py``)
+per length (Pangolin: over ``y`` and over each member's own output ``y_members``).  The tests (``tests/test_export_openspliceai.py``, ``test_export_pangolin.py``)
 run the same comparison on fewer members and lengths.
 """
 
@@ -54,21 +54,23 @@ def real_windows(length: int, fasta: Path = FASTA, both: bool = True) -> np.ndar
     return np.stack(rows)
 
 
-def reference(name: str, files: list[Path], members: list[int], x: np.ndarray) -> np.ndarray:
+def reference(name: str, files: list[Path], members: list[int],
+              x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """The numpy reference of the members ``members`` (indices into the pinned ``files``),
-    combined as the original CLI combines them."""
+    combined as the original CLI combines them; and for Pangolin the members' own values."""
     states = [read_state_dict(files[i]) for i in members]
     if name == "openspliceai":
-        return reference_torch.openspliceai_forward(states, x)
+        return reference_torch.openspliceai_forward(states, x), None
     from .pangolin import member_files  # noqa: PLC0415
 
     tissues = [member_files()[i][1] for i in members]
-    return reference_torch.pangolin_forward(states, tissues, x)
+    each = reference_torch.pangolin_members(states, tissues, x)
+    return reference_torch.pangolin_forward(states, tissues, x, each), each
 
 
-def run_split(path: Path, x: np.ndarray) -> np.ndarray:
+def run_split(path: Path, x: np.ndarray, outputs: list[str]) -> list[np.ndarray]:
     """The chained trunk-stage and head graphs over the whole window (as the engine would on a
-    REF tile): ``[N, L, 4]`` → ``[N, L - 10000, C]``."""
+    REF tile): ``[N, L, 4]`` → ``outputs`` (``y``: ``[N, L - 10000, C]``, …)."""
     from hail_seqscore.models.registry import split_paths  # noqa: PLC0415
     from hail_seqscore.models.session import ModelSession  # noqa: PLC0415
 
@@ -79,9 +81,8 @@ def run_split(path: Path, x: np.ndarray) -> np.ndarray:
     h, s = ModelSession(stages[0], **cpu).run(["h", "s"], {"x": x})
     for p in stages[1:]:
         h, s = ModelSession(p, **cpu).run(["h", "s"], {"h_in": h, "s_in": s})
-    (y,) = ModelSession(head, **cpu).run(["y"], {"h": h,
-                                                 "s": s[..., HEAD_HALF:s.shape[-1] - HEAD_HALF]})
-    return y
+    return ModelSession(head, **cpu).run(outputs, {"h": h,
+                                                   "s": s[..., HEAD_HALF:s.shape[-1] - HEAD_HALF]})
 
 
 def compare(name: str, onnx_path: Path, files: list[Path], members: list[int],
@@ -90,16 +91,23 @@ def compare(name: str, onnx_path: Path, files: list[Path], members: list[int],
     (or, without ``both``, the forward one)."""
     from hail_seqscore.models.session import ModelSession  # noqa: PLC0415
 
+    from hail_seqscore.models.spec import MEMBER_OUTPUT  # noqa: PLC0415
+
     session = ModelSession(onnx_path, providers=["CPUExecutionProvider"])
+    outputs = ["y"] + ([MEMBER_OUTPUT] if session.spec.member_channels else [])
     rows = []
     for length in lengths:
         x = real_windows(length, both=both)
-        got = session.predict(x)
-        ref = reference(name, files, members, x)
-        row = {"length": length, "shape": got.shape, "max_abs": float(np.abs(got - ref).max()),
+        got = session.run(outputs, {"x": x})
+        ref, each = reference(name, files, members, x)
+        diff = float(np.abs(got[0] - ref).max())
+        if each is not None:        # y_members: every member's own P(splice)
+            diff = max(diff, float(np.abs(got[1] - each).max()))
+        row = {"length": length, "shape": got[0].shape, "max_abs": diff,
                "max_value": float(ref.max())}
         if split:
-            row["split_max_abs"] = float(np.abs(run_split(onnx_path, x) - got).max())
+            chained = run_split(onnx_path, x, outputs)
+            row["split_max_abs"] = max(float(np.abs(c - g).max()) for c, g in zip(chained, got))
         rows.append(row)
     return rows
 

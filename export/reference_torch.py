@@ -94,10 +94,18 @@ def openspliceai_forward(states: list[dict], x: np.ndarray) -> np.ndarray:
     return np.mean([openspliceai_member(s, x) for s in states], axis=0)
 
 
-def pangolin_forward(states: list[dict], tissues: list[int], x: np.ndarray) -> np.ndarray:
-    """Per tissue (heart, liver, brain, testis), the mean over that tissue's files of the
-    P(splice) channel the Pangolin CLI reads: ``[N, L - 10000, 4]``."""
-    picked: dict[int, list[np.ndarray]] = {}
-    for state, t in zip(states, tissues):
-        picked.setdefault(t, []).append(pangolin_member(state, x)[..., PANGOLIN_CHANNEL[t]])
-    return np.stack([np.mean(picked[t], axis=0) for t in sorted(picked)], axis=-1)
+def pangolin_members(states: list[dict], tissues: list[int], x: np.ndarray) -> np.ndarray:
+    """Each file's P(splice) channel for its tissue, the one the Pangolin CLI reads:
+    ``[N, L - 10000, len(states)]``."""
+    return np.stack([pangolin_member(s, x)[..., PANGOLIN_CHANNEL[t]]
+                     for s, t in zip(states, tissues)], axis=-1)
+
+
+def pangolin_forward(states: list[dict], tissues: list[int], x: np.ndarray,
+                     members: np.ndarray | None = None) -> np.ndarray:
+    """Per tissue (heart, liver, brain, testis), the mean over that tissue's files of their
+    P(splice) channel: ``[N, L - 10000, 4]`` (from ``members`` when already computed)."""
+    if members is None:
+        members = pangolin_members(states, tissues, x)
+    return np.stack([members[..., [i for i, u in enumerate(tissues) if u == t]].mean(axis=-1)
+                     for t in sorted(set(tissues))], axis=-1)

@@ -98,15 +98,17 @@ class Head(nn.Module):
     """``h`` over L positions and ``s`` over the L − 2·HEAD_HALF output positions → ``y``
     (the members' outputs combined as :class:`export.model.Ensemble` does, ``groups`` included)."""
 
-    def __init__(self, members: list[SpliceAINet], groups: Groups | None = None):
+    def __init__(self, members: list[SpliceAINet], groups: Groups | None = None,
+                 member_output: bool = False):
         super().__init__()
         _check(members)
         check_groups(groups, len(members))
         self.members = nn.ModuleList(members)
         self.groups = groups
+        self.member_output = member_output
         self.eval()
 
-    def forward(self, h_all: torch.Tensor, s_all: torch.Tensor) -> torch.Tensor:
+    def forward(self, h_all: torch.Tensor, s_all: torch.Tensor):
         ys = []
         n_units = len(GROUPS) * UNITS_PER_GROUP
         for i, m in enumerate(self.members):
@@ -116,7 +118,10 @@ class Head(nn.Module):
                 h = m.units[u](h)
             s = s + m.skips[len(GROUPS)](h)
             ys.append(m.output(s))
-        return combine(ys, self.groups).squeeze(2).transpose(1, 2)
+        y = combine(ys, self.groups).squeeze(2).transpose(1, 2)
+        if self.member_output:   # as Ensemble: every member's outputs too
+            return y, torch.cat(ys, dim=1).squeeze(2).transpose(1, 2)
+        return y
 
 
 def split_metadata(role: str, index: int | None = None) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """`seqscore export pangolin --from DIR`: the 12 real Pangolin state dicts the CLI loads.
 
 Parity with the independent numpy forward (:mod:`export.reference_torch`: all 12 channels of
-each file, then the CLI's channel per tissue and the mean per tissue) on real chr21 windows for
+each file, then the CLI's channel per tissue and the mean per tissue; and each member's own
+channel, the graph's second output ``y_members``) on real chr21 windows for
 five members — heart with two replicates, so the per-tissue mean is exercised — at one length
 (``export/parity_torch.py`` checks all 12 at four); the split graphs chained equal the single
 graph; the full export reproduces the Pangolin CLI's scores on shared chr21 SNVs; the --from
@@ -85,9 +86,18 @@ def test_export_metadata_and_up_to_date(weights, subset, capsys):
                  "--members", ",".join(map(str, SUBSET))]) == 0
     assert "up to date" in capsys.readouterr().err
     assert subset.stat().st_mtime_ns == before
+    # each member's own P(splice) too (the CLI's insertion rule needs them), in the CLI's order
+    assert spec.member_channels == ("p_splice_heart_r1", "p_splice_heart_r2",
+                                    "p_splice_liver_r3", "p_splice_brain_r1",
+                                    "p_splice_testis_r1")
     sess = ModelSession(subset, providers=["CPUExecutionProvider"])
-    for shape in ((1, 10_001, 4), (2, 10_040, 4)):   # dynamic batch and length
-        assert sess.predict(np.zeros(shape, np.float32)).shape == (shape[0], shape[1] - 10_000, 4)
+    rng = np.random.default_rng(7)
+    for n, length in ((1, 10_001), (2, 10_040)):   # dynamic batch and length
+        x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, length))]
+        y, each = sess.run(["y", "y_members"], {"x": x})
+        assert y.shape == (n, length - 10_000, 4) and each.shape == (n, length - 10_000, 5)
+        means = np.stack([each[..., :2].mean(-1), each[..., 2], each[..., 3], each[..., 4]], -1)
+        assert np.allclose(y, means, atol=1e-7, rtol=0)
 
 
 def test_members_match_numpy_reference_and_split_chain(weights, subset):

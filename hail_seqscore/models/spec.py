@@ -9,8 +9,11 @@ Contract of an exported sequence model:
   central positions (each output sees ``context // 2`` bases on either side).
 
 Optional keys (defaults keep files exported before them valid): ``kind`` — what the outputs are
-(``splice``: per-base splice-site probabilities) — and ``scorer`` — whose rules turn REF and
-ALT outputs into scores (``spliceai``, ``openspliceai`` or ``pangolin``).
+(``splice``: per-base splice-site probabilities) —, ``scorer`` — whose rules turn REF and
+ALT outputs into scores (``spliceai``, ``openspliceai`` or ``pangolin``) — and
+``member_channels``: when present, the graph has a second output ``y_members``
+``[batch, length - context, len(member_channels)]`` with every ensemble member's own outputs
+(Pangolin: each replicate's P(splice), for its insertion rule).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ REQUIRED = (
 )
 #: optional keys and their defaults (the SpliceAI-shaped files exported before them)
 OPTIONAL = {"kind": "splice", "scorer": "spliceai"}
+MEMBER_OUTPUT = "y_members"
 KINDS = ("splice",)
 SCORERS = ("spliceai", "openspliceai", "pangolin")
 
@@ -51,6 +55,7 @@ class ModelSpec:
     exporter_version: str
     kind: str = OPTIONAL["kind"]
     scorer: str = OPTIONAL["scorer"]
+    member_channels: tuple[str, ...] = ()
     input_name: str = "x"
     output_name: str = "y"
 
@@ -95,6 +100,8 @@ class ModelSpec:
                 exporter_version=g("exporter_version"),
                 kind=meta.get(PREFIX + "kind", OPTIONAL["kind"]),
                 scorer=meta.get(PREFIX + "scorer", OPTIONAL["scorer"]),
+                member_channels=tuple(c for c in meta.get(PREFIX + "member_channels",
+                                                          "").split(",") if c),
             )
         except (ValueError, json.JSONDecodeError) as exc:
             raise ModelFormatError(f"{source}: malformed seqscore metadata: {exc}") from None
@@ -129,4 +136,6 @@ class ModelSpec:
             PREFIX + "exporter_version": self.exporter_version,
             PREFIX + "kind": self.kind,
             PREFIX + "scorer": self.scorer,
+            **({PREFIX + "member_channels": ",".join(self.member_channels)}
+               if self.member_channels else {}),
         }
