@@ -30,7 +30,7 @@ import hailtop.fs as hfs
 from .engine import Engine, EngineConfig
 from .errors import ConfigError
 from .hail.cache import ScoreCache
-from .hail.files import is_uri, plan_files, register
+from .hail.files import fasta_index, is_uri, plan_files, register
 from .hail.schema import RESULT, require_variant_key, row_table
 from .models.registry import model_path, precision_path
 from .hail.spark import score_keys
@@ -62,15 +62,20 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
                 providers: Sequence[str] | None = None, pad_edges: bool = False,
                 score_complex: bool = False, n_partitions: int | None = None,
                 ship_files: bool | None = None, stats: ScoreStats | None = None,
-                precision: str = "fp32"):
+                precision: str = "fp32", max_allele_length: int | None = None):
     """Return ``data`` (a Table or MatrixTable keyed by locus/alleles) with a new row field
     ``name``: ``struct{scores: array<struct{allele, gene, strand, ds_ag, ds_al, ds_dg, ds_dl,
-    dp_ag, dp_al, dp_dg, dp_dl}>, max_ds, reason_code, reason}`` and a global
-    ``<name>_provenance``.
+    dp_ag, dp_al, dp_dg, dp_dl}>, max_ds, reason_code, reason, skipped: array<struct{allele,
+    code}>}`` and a global ``<name>_provenance``.
 
-    A row that could not be scored (REF mismatch, unknown contig, symbolic ALT, …) gets
-    missing ``max_ds`` and the engine's error code and message in ``reason_code``/``reason``;
-    it never fails the job.  Empty ``scores`` with no reason: the variant lies in no gene.
+    A row that could not be scored (REF mismatch, unknown contig, symbolic ALT, an allele
+    longer than ``max_allele_length``, …) gets missing ``max_ds`` and the engine's error code
+    and message in ``reason_code``/``reason`` (per ALT in ``skipped``); it never fails the
+    job and is never dropped.  Empty ``scores`` with no reason: the variant lies in no gene.
+
+    ``max_allele_length``: the longest REF or ALT scored (default: the model's context, 10,000
+    bp for SpliceAI); longer alleles get ``ALLELE_TOO_LONG`` without any work.  A local
+    ``reference`` without ``.fai`` is indexed once here, on the driver.
 
     ``reference``/``annotation``/``model`` may be local paths or Hadoop URIs (``gs://``,
     ``s3a://``, ``hdfs://``); on a cluster (or with ``ship_files=True``) they are fetched once
@@ -79,7 +84,8 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
     ``"fp32"`` (default, exact), ``"tf32"`` or ``"fp16"`` (see ``EngineConfig``).
     """
     if reference is None:
-        raise ConfigError("score_table needs reference= (a FASTA with its .fai)")
+        raise ConfigError("score_table needs reference= (a FASTA; a local one is indexed if "
+                          "it has no .fai)")
     rows = row_table(data)
     locus_type = require_variant_key(rows)
     if not isinstance(name, str) or not name.isidentifier():
@@ -97,7 +103,8 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
     cfg = EngineConfig(model=str(model), reference=str(reference), annotation=str(annotation),
                        distance=distance, mask=bool(mask), batch_size=batch_size,
                        threads=threads, providers=tuple(providers) if providers else None,
-                       pad_edges=pad_edges, score_complex=score_complex, precision=precision)
+                       pad_edges=pad_edges, score_complex=score_complex, precision=precision,
+                       max_allele_length=max_allele_length)
     _check_python_workers(sc)
     if ship_files is None:
         ship_files = not sc.master.startswith("local")
@@ -105,9 +112,9 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
     register(sc, plan)
     settings = {f: getattr(cfg, f) for f in ("distance", "mask", "batch_size", "threads",
                                              "providers", "pad_edges", "score_complex",
-                                             "precision")}
+                                             "precision", "max_allele_length")}
     settings.update(plan.settings)
-    prov = scoring_provenance(cfg)
+    prov = scoring_provenance(cfg, index=plan.reference_index)
 
     keys = rows.select().select_globals().distinct()
     counter = sc.accumulator(0)
@@ -135,9 +142,11 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
 
 
 def reference_genome_from_fasta(fasta: str, name: str | None = None) -> "hl.ReferenceGenome":
-    """A Hail reference genome whose contigs and lengths are the FASTA's (from its ``.fai``),
-    with the sequence attached (``hl.get_sequence`` works).  Reuses a genome already
-    registered under ``name`` (default: the FASTA's file name without extensions)."""
+    """A Hail reference genome whose contigs and lengths are the FASTA's (from its ``.fai``,
+    made now for a local FASTA that has none), with the sequence attached
+    (``hl.get_sequence`` works).  Reuses a genome already registered under ``name`` (default:
+    the FASTA's file name without extensions)."""
+    fai = fasta_index(fasta)[0]
     if name is None:
         name = os.path.basename(fasta).split(".")[0] or "seqscore_reference"
     try:
@@ -146,7 +155,7 @@ def reference_genome_from_fasta(fasta: str, name: str | None = None) -> "hl.Refe
         existing = None
     if existing is not None:
         return attach_sequence(existing, fasta)
-    return hl.ReferenceGenome.from_fasta_file(name, fasta, fasta + ".fai")
+    return hl.ReferenceGenome.from_fasta_file(name, fasta, fai)
 
 
 def attach_sequence(rg, fasta: str) -> "hl.ReferenceGenome":
@@ -156,22 +165,26 @@ def attach_sequence(rg, fasta: str) -> "hl.ReferenceGenome":
     if isinstance(rg, str):
         rg = hl.get_reference(rg)
     if not rg.has_sequence():
-        rg.add_sequence(fasta, fasta + ".fai")
+        rg.add_sequence(fasta, fasta_index(fasta)[0])
     return rg
 
 
-def scoring_provenance(cfg: EngineConfig) -> dict[str, Any]:
+def scoring_provenance(cfg: EngineConfig, index: str | None = None) -> dict[str, Any]:
     """What made the scores: the engine's provenance with the reference as given (a path or
-    URI), the sha256 of its ``.fai`` (contig names and lengths), and the scoring options."""
+    URI), the sha256 of its ``.fai`` (``index``, default: beside it; contig names and
+    lengths), the longest allele scored, and the scoring options."""
     local_model = _local_copy(cfg.model)
     local_ann = _local_copy(cfg.annotation) if is_uri(cfg.annotation) else cfg.annotation
     eng = Engine(EngineConfig(model=local_model, reference=cfg.reference, annotation=local_ann,
-                              distance=cfg.distance, mask=cfg.mask))
+                              distance=cfg.distance, mask=cfg.mask,
+                              max_allele_length=cfg.max_allele_length))
     prov = dict(eng.provenance())
     prov["reference"] = cfg.reference if is_uri(cfg.reference) else os.path.abspath(cfg.reference)
     prov["annotation"] = cfg.annotation
-    with hfs.open(cfg.reference + ".fai", "rb") as f:
+    with hfs.open(index or cfg.reference + ".fai", "rb") as f:
         prov["reference_index_sha256"] = hashlib.sha256(f.read()).hexdigest()
+    prov["max_allele_length"] = eng.max_allele_length()
+    prov["precision"] = cfg.precision     # the driver's engine above runs at fp32
     prov["pad_edges"] = bool(cfg.pad_edges)
     prov["score_complex"] = bool(cfg.score_complex)
     return {k: (v if isinstance(v, (bool, int, float)) else str(v)) for k, v in prov.items()}

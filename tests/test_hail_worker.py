@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from hail_seqscore.engine import Engine, EngineConfig
-from hail_seqscore.errors import ConfigError, ReferenceUnavailableError
-from hail_seqscore.hail.files import is_uri, plan_files, reference_companions
+from hail_seqscore.errors import ConfigError, ReferenceFormatError, ReferenceUnavailableError
+from hail_seqscore.hail.files import fasta_index, is_uri, plan_files, reference_companions
 from hail_seqscore.hail.worker import (NO_ALT, make_batch_scorer, resolve_shipped, score_rows,
                                        worker_engine)
 from hail_seqscore.records import Variant
@@ -99,8 +99,10 @@ def test_plan_files(settings, chr21, tmp_path):
          "genes.grch38.spliceai.txt"])
     bare = tmp_path / "noindex.fa"
     bare.write_text(">1\nACGT\n")
-    with pytest.raises(ReferenceUnavailableError, match=r"no index .*noindex\.fa\.fai"):
-        plan_files(settings["model"], str(bare), settings["annotation"], ship=False)
+    plan = plan_files(settings["model"], str(bare), settings["annotation"], ship=True)
+    assert plan.reference_index == str(bare) + ".fai" and (tmp_path / "noindex.fa.fai").exists()
+    assert sorted(u.rsplit("/", 1)[1] for u in plan.uris if "noindex" in u) == [
+        "noindex.fa", "noindex.fa.fai"]
     with pytest.raises(ConfigError, match="neither grch37/grch38 nor an existing file"):
         plan_files(settings["model"], ref, str(tmp_path / "missing.txt"), ship=False)
     clash = tmp_path / "chr21.fa.gz"
@@ -117,3 +119,46 @@ def test_cli_help_needs_no_hail(capsys):
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "-I INPUT" in out and "--export-vcf" in out and "--cache" in out
+
+
+def test_fasta_index_local_is_built_uri_must_have_one(tmp_path):
+    """A local FASTA without .fai is indexed on the driver (as `seqscore score` does); a URI
+    without one is refused with how to make it; a file that is not a FASTA is the genome's
+    one-line error."""
+    fa = tmp_path / "ref.fa"
+    fa.write_text(">chr1\n" + "ACGT" * 30 + "\n")
+    assert fasta_index(str(fa)) == [str(fa) + ".fai"]
+    assert (tmp_path / "ref.fa.fai").read_text().startswith("chr1\t120\t")
+    bare = tmp_path / "bare.fa"
+    bare.write_text(">chr1\nACGT\n")
+    with pytest.raises(ReferenceUnavailableError, match=r"has no index .*bare\.fa\.fai.*upload"):
+        fasta_index(bare.resolve().as_uri())
+    with pytest.raises(ReferenceUnavailableError, match="does not exist"):
+        fasta_index((tmp_path / "missing.fa").resolve().as_uri())
+    vcf = tmp_path / "notfasta.fa"
+    vcf.write_text("##fileformat=VCFv4.2\n")
+    with pytest.raises(ReferenceFormatError):
+        fasta_index(str(vcf))
+
+
+def test_rows_report_each_skipped_alt(settings):
+    """Per-ALT reasons: at a site in a gene the scorable ALT has scores and only the symbolic
+    one is skipped; at a site in no gene the same holds (no scores at all); an over-long ALT
+    is skipped with ALLELE_TOO_LONG and its message stays short."""
+    engine = worker_engine(settings)
+    ingene, nogene = 25585800, 9_000_000
+    r1 = engine.genome.fetch("21", ingene - 1, ingene)
+    r2 = engine.genome.fetch("21", nogene - 1, nogene)
+    rows = [("chr21", ingene, [r1, "A" if r1 != "A" else "C", "*"]),
+            ("chr21", nogene, [r2, "A" if r2 != "A" else "C", "<DEL>"]),
+            ("chr21", ingene, [r1, r1 + "T" * 20_000]),
+            ("chr21", ingene, ["A" * 30_000])]
+    out = score_rows(engine, *map(list, zip(*rows)))
+    assert out["skipped"][0] == [{"allele": "*", "code": "UNSUPPORTED_VARIANT"}]
+    assert out["scores"][0] and out["reason_code"][0] == "UNSUPPORTED_VARIANT"
+    assert out["skipped"][1] == [{"allele": "<DEL>", "code": "UNSUPPORTED_VARIANT"}]
+    assert out["scores"][1] == [] and out["max_ds"][1] is None
+    assert out["skipped"][2] == [{"allele": rows[2][2][1], "code": "ALLELE_TOO_LONG"}]
+    assert len(out["reason"][2]) < 200
+    assert out["reason_code"][3] == NO_ALT and out["skipped"][3] == []
+    assert len(out["reason"][3]) < 200

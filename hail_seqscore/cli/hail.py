@@ -8,7 +8,8 @@ import os
 import sys
 
 from ..engine import MAX_DISTANCE
-from ..errors import ConfigError
+from ..errors import (ConfigError, InputFormatError, InputUnreadableError, OutputError,
+                      OutputIsInputError, SeqScoreError)
 from . import add_precision
 
 log = logging.getLogger(__name__)
@@ -19,8 +20,16 @@ MatrixTable keyed by locus/alleles (-I path.ht / path.mt) inside Spark, and writ
 with a new row field (default `seqscore`) to a Hail table or matrix table (-O). Needs the
 hail extra: pip install 'hail-seqscore[hail]'.
 
-exit codes: 0 done; 2 bad command line; 64 bad setting; 65 malformed input; 66 input file
-missing; 69 Hail not installed or model not exported; 130 interrupted.
+Every record comes out: one that cannot be scored (REF mismatch, unknown contig, symbolic
+ALT, over-long allele, ...) keeps its reason in the field's reason_code/reason. A VCF that
+Hail cannot hold whole (a REF with IUPAC codes, a contig its reference genome lacks) is refused
+with one line before anything is scored. --export-vcf writes the input VCF's own lines (ID,
+QUAL, FILTER, INFO, samples, contig names) with SpliceAI's INFO added.
+
+exit codes: 0 done; 1 unexpected failure; 2 bad command line; 64 bad setting (also an output
+that is the input); 65 malformed input; 66 input file missing or unreadable; 69 Hail not
+installed or model not exported; 74 output cannot be written (exists: use --overwrite);
+130 interrupted.
 """
 
 GRCH38_RECODING = {**{str(i): f"chr{i}" for i in range(1, 23)}, "X": "chrX", "Y": "chrY",
@@ -38,7 +47,11 @@ def add_parser(sub) -> None:
                         "input is a matrix table whatever the name)")
     p.add_argument("--export-vcf", metavar="VCF", nargs="?", const="auto", default=None,
                    help="also write a VCF with SpliceAI's INFO field (default name: OUTPUT "
-                        "with .vcf.bgz)")
+                        "with .vcf.bgz); for VCF input, the input's lines unchanged but for "
+                        "INFO")
+    p.add_argument("--export-recoded-contigs", action="store_true",
+                   help="write the exported VCF's contigs as the table names them (e.g. 21 "
+                        "recoded to chr21 for GRCh38) instead of as the input had them")
     p.add_argument("-R", dest="reference", metavar="REFERENCE", required=True,
                    help="reference FASTA with .fai (.gzi if bgzipped): a path or a "
                         "gs:// / s3a:// / hdfs:// URI")
@@ -58,6 +71,9 @@ def add_parser(sub) -> None:
     p.add_argument("--cache", metavar="PATH", help="score cache (a Hail table) to reuse and "
                    "extend")
     p.add_argument("--batch-size", type=int, default=64, help="windows per model call")
+    p.add_argument("--max-allele-length", type=int, default=None, metavar="BP",
+                   help="longest REF or ALT scored; longer ones get ALLELE_TOO_LONG (default: "
+                        "the model's context, 10,000 for SpliceAI)")
     add_precision(p)
     p.add_argument("--master", default=None,
                    help="Spark master (default: local[*], or the cluster's when run there)")
@@ -75,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         return 69
     from .. import hail_ops  # noqa: PLC0415
 
+    export = _export_path(args)
+    _check_outputs(args, export)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     kwargs = {"quiet": True, "idempotent": True}  # reuses a running session (tests, notebooks)
     if args.master:
@@ -82,51 +100,150 @@ def run(args: argparse.Namespace) -> int:
     if args.tmp_dir:
         kwargs["tmp_dir"] = args.tmp_dir
     hl.init(**kwargs)
-    data = _read_input(hl, hail_ops, args)
+    try:
+        return _run(hl, hail_ops, args, export)
+    except (SeqScoreError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # Hail and Spark raise their own classes (Java errors)
+        log.debug("Hail failed", exc_info=True)      # the traceback with -vv
+        raise _hail_error(exc, args) from None
+
+
+def _run(hl, hail_ops, args, export: str | None) -> int:
+    data, source, n_in, recode = _read_input(hl, hail_ops, args)
     cache = hail_ops.ScoreCache(args.cache) if args.cache else None
     out = hail_ops.score_table(data, model=args.model, reference=args.reference,
                                annotation=args.annotation, distance=args.distance,
                                mask=bool(args.mask), name=args.name, cache=cache,
-                               batch_size=args.batch_size, precision=args.precision)
+                               batch_size=args.batch_size, precision=args.precision,
+                               max_allele_length=args.max_allele_length)
     out = out.checkpoint(args.output, overwrite=args.overwrite)
-    if args.export_vcf:
-        from ..hail.vcf_export import export_vcf  # noqa: PLC0415
-
-        path = args.export_vcf
-        if path == "auto":
-            path = args.output.rstrip("/").rsplit(".", 1)[0] + ".vcf.bgz"
-        export_vcf(out, args.name, path)
-        print(f"seqscore hail: wrote {path}", file=sys.stderr)
     rows = out.rows() if isinstance(out, hl.MatrixTable) else out
     counts = rows.aggregate(hl.struct(
         n=hl.agg.count(),
         scored=hl.agg.count_where(hl.is_defined(rows[args.name].max_ds)),
         reasons=hl.agg.filter(hl.is_defined(rows[args.name].reason_code),
                               hl.agg.counter(rows[args.name].reason_code))))
-    print(f"seqscore hail: wrote {args.output}: {counts.n} rows, {counts.scored} with scores",
-          file=sys.stderr)
+    if n_in is not None and counts.n != n_in:
+        raise InputFormatError(
+            f"-I {args.input} has {n_in} records but Hail imported {counts.n}; "
+            f"{args.output} is incomplete (please report this file's problem records)")
+    if export:
+        from ..hail.vcf_export import annotate_vcf_text, export_vcf  # noqa: PLC0415
+
+        if source is not None:
+            annotate_vcf_text(source, out, args.name, export, contig_recoding=recode,
+                              reference_genome=rows.locus.dtype.reference_genome,
+                              recode_contigs=args.export_recoded_contigs)
+        else:
+            export_vcf(out, args.name, export)
+        print(f"seqscore hail: wrote {export}", file=sys.stderr)
+    seen = f"{n_in} records read, " if n_in is not None else ""
+    print(f"seqscore hail: wrote {args.output}: {seen}{counts.n} rows, {counts.scored} with "
+          "scores", file=sys.stderr)
     for code, n in sorted(counts.reasons.items()):
         print(f"  not scored: {code}: {n}", file=sys.stderr)
     return 0
 
 
+def _export_path(args) -> str | None:
+    if not args.export_vcf:
+        return None
+    if args.export_vcf != "auto":
+        return args.export_vcf
+    head, base = os.path.split(args.output.rstrip("/"))
+    stem = base.rsplit(".", 1)[0] if "." in base.lstrip(".") else base
+    return os.path.join(head, stem + ".vcf.bgz") if head else stem + ".vcf.bgz"
+
+
+def _same(a: str, b: str) -> bool:
+    """Whether two paths (or URIs) name the same file or folder."""
+    from ..hail.files import is_uri  # noqa: PLC0415
+
+    a, b = a.rstrip("/"), b.rstrip("/")
+    if is_uri(a) or is_uri(b):
+        return a == b
+    if os.path.exists(a) and os.path.exists(b):
+        return os.path.samefile(a, b)
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _exists(path: str) -> bool:
+    import hailtop.fs as hfs  # noqa: PLC0415
+
+    return hfs.exists(path.rstrip("/"))
+
+
+def _check_outputs(args, export: str | None) -> None:
+    """Before anything runs: no output is the input (or another output); an existing output
+    is replaced only with --overwrite."""
+    outputs = [("-O", args.output)] + ([("--export-vcf", export)] if export else [])
+    for flag, path in outputs:
+        if _same(path, args.input):
+            raise OutputIsInputError(
+                f"{flag} {path} is the input -I {args.input}; writing it would destroy the "
+                "input: choose another output name")
+        if args.cache and _same(path, args.cache):
+            raise ConfigError(f"{flag} {path} is the score cache --cache {args.cache}: "
+                              "choose another output name")
+        if _exists(path) and not args.overwrite:
+            raise OutputError(f"{flag} {path} exists; pass --overwrite to replace it, or "
+                              "choose another name")
+    if export and _same(export, args.output):
+        raise ConfigError(f"--export-vcf {export} is -O {args.output}: choose another name")
+    if args.cache and _same(args.cache, args.input):
+        raise ConfigError(f"--cache {args.cache} is the input -I {args.input}")
+
+
 def _read_input(hl, hail_ops, args):
+    """(data, VcfSource or None, records in the VCF or None, contig recoding or None)."""
     path = args.input.rstrip("/")
+    if path.endswith((".ht", ".mt")) and not _exists(path + "/_SUCCESS"):
+        what = "does not exist" if not _exists(path) else "is not a complete Hail table"
+        raise InputUnreadableError(f"-I {args.input} {what}")
     if path.endswith(".ht"):
-        return hl.read_table(path)
+        return hl.read_table(path), None, None, None
     if path.endswith(".mt"):
-        return hl.read_matrix_table(path)
-    if not path.endswith((".vcf", ".vcf.gz", ".vcf.bgz", ".bcf")) or path.endswith(".bcf"):
+        return hl.read_matrix_table(path), None, None, None
+    if not path.endswith((".vcf", ".vcf.gz", ".vcf.bgz")):
         raise ConfigError(f"-I {args.input}: expected a .vcf/.vcf.gz/.vcf.bgz file or a Hail "
-                          ".ht/.mt directory")
+                          ".ht/.mt directory (convert BCF with `bcftools view -Oz`)")
+    from ..hail import vcf_import  # noqa: PLC0415
+
     rgname = args.reference_genome
     recode = None
     if rgname.lower() == "fasta":
         rg = hail_ops.reference_genome_from_fasta(args.reference)
     elif rgname in ("GRCh37", "GRCh38"):
-        rg = rgname
+        rg = hl.get_reference(rgname)
         recode = GRCH38_RECODING if rgname == "GRCh38" else None
     else:
         raise ConfigError(f"--reference-genome must be GRCh37, GRCh38 or fasta, got {rgname!r}")
-    return hl.import_vcf(path, reference_genome=rg, contig_recoding=recode,
-                         force_bgz=path.endswith(".gz"), array_elements_required=False)
+    source = vcf_import.open_source(path)
+    found = vcf_import.survey(source)
+    vcf_import.check(source, found, rg, recode)
+    if recode:
+        recode = {c: recode[c] for c in found.contigs if c in recode}   # the ones used
+    mt = vcf_import.import_checked(source, found, rg, recode or None)
+    return mt, source, found.records, recode
+
+
+#: words of Hail/Spark errors that come from the input's content
+_INPUT_WORDS = ("error while parsing", "invalid locus", "vcfparseerror", "numberformatexception",
+                "not in the reference genome", "eofexception", "not in gzip format",
+                "zipexception", "invalid character", "ploidy")
+
+
+def _hail_error(exc: BaseException, args) -> SeqScoreError:
+    """A Hail/Spark/Java error as one line: its deepest message, without the stack trace."""
+    text = str(exc).strip()
+    lines = [ln.strip(" :") for ln in text.splitlines() if ln.strip(" :")]
+    first = lines[0] if lines else type(exc).__name__
+    if first.startswith("An error occurred while calling"):      # a bare Py4JJavaError
+        first = next((ln for ln in lines if "Exception: " in ln), first)
+    first = first.split("Exception: ")[-1] if "Exception: " in first else first
+    if len(first) > 400:
+        first = first[:400] + "…"
+    if any(w in text.lower() for w in _INPUT_WORDS):
+        return InputFormatError(f"-I {args.input}: Hail cannot read it: {first}")
+    return SeqScoreError(f"Hail failed: {first} (the Hail log has the details)")

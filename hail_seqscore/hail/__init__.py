@@ -5,7 +5,9 @@
 ``spark``   the Spark route: keys → Arrow batches → scores → a Hail table of scores;
 ``schema``  the Hail types of the result and of the score cache;
 ``cache``   :class:`ScoreCache`;
-``shards``  the route outside Spark: export distinct variants as VCF shards, import scores.
+``shards``  the route outside Spark: export distinct variants as VCF shards, import scores;
+``vcf_import`` a VCF into Hail for ``seqscore hail``: every record, or one clear error;
+``vcf_export`` the scored rows as a VCF (the input VCF's own lines, or ``hl.export_vcf``).
 
 The public entry points are :func:`hail_seqscore.score_table` and
 :class:`hail_seqscore.ScoreCache` (see :mod:`hail_seqscore.hail_ops`).

@@ -3,9 +3,9 @@
 The table at ``path`` is an ordinary Hail table (``hl.read_table(path)`` works) with the
 fields of :data:`~hail_seqscore.hail.schema.RESULT` and a ``provenance`` global.  Scores are
 reused only under the provenance that made them: same model file (sha256), annotation (sha256),
-reference (sha256 of its ``.fai``: contig names and lengths), distance, mask and scoring
-options.  The reference's path, the annotation's name and the package version are recorded
-but may differ.
+reference (sha256 of its ``.fai``: contig names and lengths), distance, mask, precision, the
+longest allele scored and the other scoring options.  The reference's path, the annotation's
+name and the package version are recorded but may differ.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 #: Provenance fields that must match for cached scores to be reused.
 IDENTITY = ("model", "model_version", "model_sha256", "annotation_sha256",
-            "reference_index_sha256", "distance", "mask", "pad_edges", "score_complex")
+            "reference_index_sha256", "distance", "mask", "pad_edges", "score_complex",
+            "precision", "max_allele_length")
 
 
 class ScoreCache:
@@ -42,6 +43,10 @@ class ScoreCache:
         ht = hl.read_table(self.path)
         require_variant_key(ht, f"score cache {self.path}")
         missing = [f for f in RESULT if f not in ht.row_value]
+        if missing == ["skipped"] and "provenance" in ht.globals:
+            raise CacheProvenanceError(
+                f"score cache {self.path} was written by an older hail-seqscore (its rows lack "
+                "the per-ALT field 'skipped'); use a new cache path")
         if missing or "provenance" not in ht.globals:
             raise InputFormatError(f"{self.path} is not a seqscore score cache (it lacks "
                                    f"{', '.join(missing or ['the provenance global'])})")

@@ -6,6 +6,11 @@ registered once with ``SparkContext.addFile``: Spark fetches it through the Hado
 (the GCS connector on Dataproc, EMRFS/S3A on EMR, HDFS) once per executor, into the executor's
 local work directory, and the worker opens the local copy (``SparkFiles.get``).  A FASTA travels
 with its ``.fai`` (and ``.gzi`` when bgzipped), so pyfaidx finds them side by side.
+
+A local FASTA without an index is indexed once, on the driver, as ``seqscore score`` does it
+(:class:`~hail_seqscore.genome.Genome`: beside the FASTA, or in ``$SEQSCORE_HOME/faidx`` when
+its folder is read-only), before any worker starts; a FASTA given as a URI must come with its
+index, and the error says how to make one.
 """
 
 from __future__ import annotations
@@ -34,12 +39,35 @@ def reference_companions(reference: str) -> list[str]:
     return out
 
 
+def fasta_index(reference: str) -> list[str]:
+    """The index files of ``reference`` (``.fai``, and ``.gzi`` for bgzip), made now if a local
+    FASTA has none (the one-line errors of :mod:`hail_seqscore.genome` if it cannot be).  A URI
+    must have them beside it: :class:`ReferenceUnavailableError` says how to make them."""
+    if is_uri(reference):
+        if not _exists(reference):
+            raise ReferenceUnavailableError(f"reference FASTA {reference} does not exist")
+        for comp in reference_companions(reference):
+            if not _exists(comp):
+                raise ReferenceUnavailableError(
+                    f"reference FASTA {reference} has no index {comp}; index a local copy "
+                    f"(`samtools faidx`, or any `seqscore score` run with it) and upload "
+                    f"its .fai{' and .gzi' if comp.endswith('.gzi') else ''} beside it")
+        return reference_companions(reference)
+    from ..genome import Genome  # noqa: PLC0415
+
+    genome = Genome(reference)
+    _ = genome.contigs                                # opens: checks, indexes if needed
+    fai, gzi = genome.index_paths
+    return [fai] + ([gzi] if gzi else [])
+
+
 @dataclass
 class ShipPlan:
     """What the workers are told (``settings``) and what the driver registered (``uris``)."""
 
     settings: dict = field(default_factory=dict)
     uris: list[str] = field(default_factory=list)
+    reference_index: str | None = None       # the driver's path or URI of the FASTA's .fai
 
 
 def _exists(path: str) -> bool:
@@ -56,13 +84,8 @@ def plan_files(model: str, reference: str, annotation: str, *, ship: bool) -> Sh
     ``ship`` forces shipping of local files too (what a cluster needs); URIs are always
     shipped."""
     plan = ShipPlan()
-    if not _exists(reference):
-        raise ReferenceUnavailableError(f"reference FASTA {reference} does not exist")
-    for comp in reference_companions(reference):
-        if not _exists(comp):
-            raise ReferenceUnavailableError(
-                f"reference FASTA {reference} has no index {comp}; make it with "
-                f"`samtools faidx {reference}`")
+    index = fasta_index(reference)
+    plan.reference_index = index[0]
     if not is_uri(model):
         model = str(model_path(model))          # a known name → its exported file (driver)
     if annotation in ANNOTATION_FILES:
@@ -75,7 +98,7 @@ def plan_files(model: str, reference: str, annotation: str, *, ship: bool) -> Sh
                           "existing file")
     names: dict[str, str] = {}
     for key, path, extra in (("model", model, []),
-                             ("reference", reference, reference_companions(reference)),
+                             ("reference", reference, index),
                              ("annotation", annotation, [])):
         if key == "annotation" and annotation in ANNOTATION_FILES:
             plan.settings[key] = annotation

@@ -10,10 +10,12 @@ from .worker import POS_FIELDS, SCORE_FIELDS
 GENE_SCORE = hl.tstruct(allele=hl.tstr, gene=hl.tstr, strand=hl.tstr,
                         **{f: hl.tfloat64 for f in SCORE_FIELDS},
                         **{f: hl.tint32 for f in POS_FIELDS})
+SKIPPED = hl.tstruct(allele=hl.tstr, code=hl.tstr)
 #: The new row field: one entry per ALT allele × gene, the row's maximum delta score, and —
-#: where an ALT was not scored — the error code and message.
+#: where an ALT was not scored — the error code and message (the first ALT's code; every
+#: ALT's in ``skipped``).
 RESULT = hl.tstruct(scores=hl.tarray(GENE_SCORE), max_ds=hl.tfloat64, reason_code=hl.tstr,
-                    reason=hl.tstr)
+                    reason=hl.tstr, skipped=hl.tarray(SKIPPED))
 
 
 def row_table(data) -> "hl.Table":

@@ -52,11 +52,13 @@ def import_scored(paths, reference_genome="GRCh38", contig_recoding=None) -> "hl
     scores = hl.or_else(entries.map(parse), hl.empty_array(GENE_SCORE))
     maxes = scores.filter(lambda s: hl.is_defined(s.ds_ag)).map(
         lambda s: hl.max(s.ds_ag, s.ds_al, s.ds_dg, s.ds_dl))
-    code = hl.or_missing(hl.len(hl.or_else(skips, hl.empty_array(hl.tstr))) > 0,
-                         skips[0].split(r"\|")[1])
+    skipped = hl.or_else(skips, hl.empty_array(hl.tstr)).map(
+        lambda e: hl.struct(allele=e.split(r"\|")[0], code=e.split(r"\|")[1]))
+    code = hl.or_missing(hl.len(skipped) > 0, skipped[0].code)
     ht = ht.select(scores=scores, max_ds=hl.or_missing(hl.len(maxes) > 0, hl.max(maxes)),
                    reason_code=code, reason=hl.or_missing(hl.is_defined(code),
-                                                          hl.delimit(skips, "; ")))
+                                                          hl.delimit(skips, "; ")),
+                   skipped=skipped)
     return ht.select_globals().distinct()
 
 

@@ -7,7 +7,8 @@ Python worker runs.
 
 A key row is ``(contig, pos, alleles)`` as Hail holds it; every ALT allele of the row is
 scored and the row's result is ``scores`` (one entry per ALT × gene, with ``allele``),
-``max_ds`` and, where some ALT was not scored, ``reason_code``/``reason``.
+``max_ds`` and, where some ALT was not scored, ``reason_code``/``reason`` and, per ALT,
+``skipped`` (``allele``, ``code``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import threading
 from typing import Any, Callable, Iterable, Iterator
 
 from ..engine import Engine, EngineConfig
-from ..records import ScoreResult, Variant
+from ..records import ScoreResult, Variant, abbreviate
 
 SCORE_FIELDS = ("ds_ag", "ds_al", "ds_dg", "ds_dl")
 POS_FIELDS = ("dp_ag", "dp_al", "dp_dg", "dp_dl")
@@ -35,10 +36,11 @@ def arrow_schema():
     gene = pa.struct([("allele", pa.string()), ("gene", pa.string()), ("strand", pa.string())]
                      + [(f, pa.float64()) for f in SCORE_FIELDS]
                      + [(f, pa.int32()) for f in POS_FIELDS])
+    skipped = pa.struct([("allele", pa.string()), ("code", pa.string())])
     return pa.schema([("contig", pa.string()), ("pos", pa.int32()),
                       ("alleles", pa.list_(pa.string())), ("scores", pa.list_(gene)),
                       ("max_ds", pa.float64()), ("reason_code", pa.string()),
-                      ("reason", pa.string())])
+                      ("reason", pa.string()), ("skipped", pa.list_(skipped))])
 
 
 def worker_engine(settings: dict[str, Any]) -> Engine:
@@ -74,14 +76,15 @@ def score_rows(engine: Engine, contigs: list[str], positions: list[int],
             variants.extend(Variant(contig, int(pos), al[0], alt) for alt in al[1:])
     results = iter(engine.score(variants)) if variants else iter(())
     out: dict[str, list] = {k: [] for k in ("contig", "pos", "alleles", "scores", "max_ds",
-                                            "reason_code", "reason")}
+                                            "reason_code", "reason", "skipped")}
     for contig, pos, al in zip(contigs, positions, alleles):
         out["contig"].append(contig)
         out["pos"].append(pos)
         out["alleles"].append(al)
         if not al or len(al) < 2 or contig is None or pos is None:
+            shown = None if al is None else [abbreviate(a) for a in al]
             _append(out, [], None, NO_ALT,
-                    f"{contig}:{pos} alleles {al!r}: need a REF and at least one ALT")
+                    f"{contig}:{pos} alleles {shown!r}: need a REF and at least one ALT", [])
             continue
         row_results = [next(results) for _ in al[1:]]
         _append(out, *summarise(row_results))
@@ -89,13 +92,15 @@ def score_rows(engine: Engine, contigs: list[str], positions: list[int],
 
 
 def summarise(results: list[ScoreResult]) -> tuple[list[dict], float | None, str | None,
-                                                    str | None]:
-    """One key row's ALT results → (scores, max_ds, reason_code, reason)."""
-    scores, codes, messages = [], [], []
+                                                    str | None, list[dict]]:
+    """One key row's ALT results → (scores, max_ds, reason_code, reason, skipped)."""
+    scores, codes, messages, skipped = [], [], [], []
     for r in results:
         if r.error is not None:
             codes.append(r.error.code)
-            messages.append(r.error.message)
+            msg, name = r.error.message, str(r.variant)
+            messages.append(msg if name in msg else f"{name}: {msg}")   # name the variant
+            skipped.append({"allele": r.variant.alt, "code": r.error.code})
             continue
         for s in r.scores:
             d = s.to_dict()
@@ -104,14 +109,15 @@ def summarise(results: list[ScoreResult]) -> tuple[list[dict], float | None, str
     vals = [r.max_ds for r in results if r.error is None and r.max_ds is not None]
     max_ds = float(max(vals)) if vals else None
     return (scores, max_ds, codes[0] if codes else None,
-            "; ".join(messages) if messages else None)
+            "; ".join(messages) if messages else None, skipped)
 
 
-def _append(out: dict[str, list], scores, max_ds, code, reason) -> None:
+def _append(out: dict[str, list], scores, max_ds, code, reason, skipped) -> None:
     out["scores"].append(scores)
     out["max_ds"].append(max_ds)
     out["reason_code"].append(code)
     out["reason"].append(reason)
+    out["skipped"].append(skipped)
 
 
 def make_batch_scorer(settings: dict[str, Any], chunk: int = CHUNK,
