@@ -301,3 +301,22 @@ def test_cli_unreadable_inputs(hail_session, world, tmp_path, capsys):
     notvcf.write_text("hello\n")
     assert run_cli(world, "-I", str(notvcf), "-O", str(tmp_path / "d.mt")) == 65
     assert "no '#CHROM' header line" in capsys.readouterr().err
+
+
+def test_cli_fasta_genome_from_an_unindexed_fasta(hail_session, world, tmp_path, capsys):
+    """--reference-genome fasta indexes a FASTA without .fai first; a contig the FASTA lacks
+    is refused in one line saying how to leave those records out."""
+    fresh = tmp_path / "fresh.fa"
+    shutil.copy(world["ref"], fresh)
+    records = [r.replace("1\t", "chr1\t", 1) for r in vcf_records(world)[:3]]
+    vcf = write_vcf(tmp_path / "in.vcf", records, HEADER.replace("ID=1,", "ID=chr1,"))
+    common = ["-A", world["genes"], "--model", world["model"], "--reference-genome", "fasta"]
+    assert main(["hail", "-I", vcf, "-O", str(tmp_path / "a.mt"), "-R", str(fresh),
+                 *common]) == 0
+    assert (tmp_path / "fresh.fa.fai").exists()
+    assert "3 records read, 3 rows" in capsys.readouterr().err
+    vcf2 = write_vcf(tmp_path / "in2.vcf", records + ["chr2\t5\t.\tA\tC\t.\t.\t.\tGT\t0/1\t0/0"])
+    assert main(["hail", "-I", vcf2, "-O", str(tmp_path / "b.mt"), "-R", str(fresh),
+                 *common]) == 65
+    err = capsys.readouterr().err
+    assert "(chr2)" in err and "bcftools view -t ^chr2" in err and "Traceback" not in err

@@ -221,7 +221,7 @@ def _read_input(hl, hail_ops, args):
         raise ConfigError(f"--reference-genome must be GRCh37, GRCh38 or fasta, got {rgname!r}")
     source = vcf_import.open_source(path)
     found = vcf_import.survey(source)
-    vcf_import.check(source, found, rg, recode)
+    vcf_import.check(source, found, rg, recode, from_fasta=rgname.lower() == "fasta")
     if recode:
         recode = {c: recode[c] for c in found.contigs if c in recode}   # the ones used
     mt = vcf_import.import_checked(source, found, rg, recode or None)

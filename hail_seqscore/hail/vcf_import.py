@@ -184,9 +184,9 @@ def survey(source: VcfSource) -> Survey:
 
 
 def check(source: VcfSource, found: Survey, rg: "hl.ReferenceGenome",
-          recode: dict[str, str] | None) -> None:
+          recode: dict[str, str] | None, *, from_fasta: bool = False) -> None:
     """Refuse (one :class:`InputFormatError`) what ``hl.import_vcf`` would drop silently or
-    fail on with a stack trace."""
+    fail on with a stack trace.  ``from_fasta``: ``rg`` was built from -R's index."""
     path = source.path
     if found.n_short:
         raise InputFormatError(
@@ -208,11 +208,13 @@ def check(source: VcfSource, found: Survey, rg: "hl.ReferenceGenome",
         n = sum(found.contigs[c][0] for c in unknown)
         shown = ", ".join(unknown[:5]) + (f", … ({len(unknown)} in all)" if len(unknown) > 5
                                           else "")
+        todo = ("use a FASTA that has them, or leave those records out (`bcftools view -t "
+                f"^{','.join(unknown[:5])}`)" if from_fasta else
+                "pass --reference-genome fasta (a genome with -R's contigs) if -R has them, "
+                "or the build the VCF was called on")
         raise InputFormatError(
             f"-I {path}: {n} record(s) lie on contig(s) that Hail's reference genome "
-            f"{rg.name} does not have ({shown}), so Hail cannot hold them: pass "
-            "--reference-genome fasta (a genome with -R's contigs) if -R has them, or the "
-            "build the VCF was called on")
+            f"{rg.name} does not have ({shown}), so Hail cannot hold them: {todo}")
     for contig, (_, lo, hi) in sorted(found.contigs.items()):
         length = lengths[recode.get(contig, contig)]
         if lo < 1 or hi > length:
