@@ -100,13 +100,32 @@ def run(args: argparse.Namespace) -> int:
     if args.tmp_dir:
         kwargs["tmp_dir"] = args.tmp_dir
     hl.init(**kwargs)
+    existed = _exists(args.output)
     try:
         return _run(hl, hail_ops, args, export)
-    except (SeqScoreError, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # Hail and Spark raise their own classes (Java errors)
+    except BaseException as exc:
+        if not existed:                 # never remove what this run did not create
+            _remove_incomplete(args.output)
+        if isinstance(exc, (SeqScoreError, KeyboardInterrupt)) or \
+                not isinstance(exc, Exception):
+            raise
         log.debug("Hail failed", exc_info=True)      # the traceback with -vv
         raise _hail_error(exc, args) from None
+
+
+def _remove_incomplete(output: str, *, whole_too: bool = False) -> None:
+    """After a failure, remove the table this run began to write (Hail writes _SUCCESS last),
+    so nothing half-written is left under the output's name; a whole one (the VCF export
+    failed after it) stays, unless ``whole_too``."""
+    import hailtop.fs as hfs  # noqa: PLC0415
+
+    path = output.rstrip("/")
+    try:
+        if hfs.exists(path) and hfs.is_dir(path) and (
+                whole_too or not hfs.exists(path + "/_SUCCESS")):
+            hfs.rmtree(path)
+    except OSError as exc:
+        log.warning("could not remove the incomplete output %s: %s", path, exc)
 
 
 def _run(hl, hail_ops, args, export: str | None) -> int:
@@ -125,9 +144,11 @@ def _run(hl, hail_ops, args, export: str | None) -> int:
         reasons=hl.agg.filter(hl.is_defined(rows[args.name].reason_code),
                               hl.agg.counter(rows[args.name].reason_code))))
     if n_in is not None and counts.n != n_in:
+        _remove_incomplete(args.output, whole_too=True)
         raise InputFormatError(
-            f"-I {args.input} has {n_in} records but Hail imported {counts.n}; "
-            f"{args.output} is incomplete (please report this file's problem records)")
+            f"-I {args.input} has {n_in} records but Hail imported {counts.n}, so "
+            f"{args.output} would be incomplete and was removed (please report which records "
+            "Hail dropped)")
     if export:
         from ..hail.vcf_export import annotate_vcf_text, export_vcf  # noqa: PLC0415
 
