@@ -8,6 +8,8 @@ is not installed or PyPI cannot be reached.
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -89,3 +91,17 @@ def model_weights():
         return cache[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def hail_session(tmp_path_factory):
+    """One Hail context on local Spark for the whole run (starting one takes ~15 s); its
+    temporary folders and log under pytest's tmp dir.  Yields that folder."""
+    hl = pytest.importorskip("hail", reason="needs the hail extra: pip install '.[hail]'")
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    tmp = tmp_path_factory.mktemp("hail")
+    hl.init(master="local[2]", quiet=True, tmp_dir=str(tmp / "tmp"),
+            local_tmpdir=str(tmp / "local"), log=str(tmp / "hail.log"),
+            spark_conf={"spark.ui.enabled": "false"})
+    yield tmp
+    hl.stop()

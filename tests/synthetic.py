@@ -10,6 +10,9 @@ import numpy as np
 from toy_models import build_toy_model
 
 CONTIG_LEN = 3000
+#: the header of a VCF over the synthetic genome (tests append their records)
+VCF_HEADER = ("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=3000>\n"
+              "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
 GENES = (
     "#NAME\tCHROM\tSTRAND\tTX_START\tTX_END\tEXON_START\tEXON_END\n"
     "PLUS\tchr1\t+\t500\t2500\t500,1000,2000,\t700,1200,2500,\n"

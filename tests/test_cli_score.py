@@ -8,10 +8,9 @@ import sys
 import pytest
 
 from hail_seqscore.cli import main
-from synthetic import make_world, other_base
+from synthetic import VCF_HEADER, make_world, other_base
 
-HEADER = ("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=3000>\n"
-          "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+HEADER = VCF_HEADER
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ on local Spark, the synthetic genome and the toy model.
 Every row comes out with its reason (REF mismatch, unknown contig, symbolic alleles, over-long
 alleles); what Hail cannot hold (a contig its reference genome lacks, a REF with IUPAC codes,
 unparseable fields) is refused with one line and the documented exit code; --export-vcf writes
-the input's own lines with only INFO added.  One Hail session for the module.
+the input's own lines with only INFO added.  The Hail session is conftest's (one per run).
 """
 
 from __future__ import annotations
@@ -24,17 +24,6 @@ from hail_seqscore.cli import main  # noqa: E402
 from synthetic import make_world, other_base  # noqa: E402
 
 pytestmark = pytest.mark.timeout(600)
-
-
-@pytest.fixture(scope="module")
-def hail_session(tmp_path_factory):
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    tmp = tmp_path_factory.mktemp("hail")
-    hl.init(master="local[1]", quiet=True, tmp_dir=str(tmp / "tmp"),
-            local_tmpdir=str(tmp / "local"), log=str(tmp / "hail.log"),
-            spark_conf={"spark.ui.enabled": "false"})
-    yield tmp
-    hl.stop()
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """score_table, ScoreCache and `seqscore hail` with real Hail on local Spark (local[2]).
 
-One Hail/Spark session for the module (JVM start-up is slow).  Most tests use the toy model;
+One Hail/Spark session for the whole run (conftest; JVM start-up is slow).  Most tests use the toy model;
 identity with the engine under the real SpliceAI model runs when it has been exported
 (`make models`).  Every test has a timeout, so a Spark hang fails instead of stalling CI.
 """
@@ -28,17 +28,6 @@ from toy_models import build_toy_model  # noqa: E402
 pytestmark = pytest.mark.timeout(300)
 RECODE = {"21": "chr21"}
 DS = ("ds_ag", "ds_al", "ds_dg", "ds_dl")
-
-
-@pytest.fixture(scope="module")
-def hail_session(tmp_path_factory):
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    tmp = tmp_path_factory.mktemp("hail")
-    hl.init(master="local[2]", quiet=True, tmp_dir=str(tmp / "tmp"),
-            local_tmpdir=str(tmp / "local"), log=str(tmp / "hail.log"),
-            spark_conf={"spark.ui.enabled": "false"})
-    yield tmp
-    hl.stop()
 
 
 @pytest.fixture(scope="module")

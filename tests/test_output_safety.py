@@ -16,11 +16,10 @@ from daemon_harness import wait_until
 from hail_seqscore.cli import main
 from hail_seqscore.errors import OutputError
 from hail_seqscore.output import AtomicFile
-from synthetic import make_world, other_base
+from synthetic import VCF_HEADER, make_world, other_base
 
 ROOT = Path(__file__).resolve().parents[1]
-HEADER = ("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=3000>\n"
-          "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+HEADER = VCF_HEADER
 
 
 @pytest.fixture(scope="module")
