@@ -47,3 +47,19 @@ def test_models_help(capsys):
     with pytest.raises(SystemExit):
         main(["models", "--help"])
     assert "--json" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name,how", [
+    ("spliceai", "`seqscore export spliceai`"),
+    ("pangolin", "`git clone https://github.com/tkzeng/Pangolin` and `seqscore export pangolin "
+                 "--from Pangolin`"),
+    ("openspliceai", "`git clone https://github.com/Kuanhao-Chao/OpenSpliceAI` and `seqscore "
+                     "export openspliceai --from OpenSpliceAI`"),
+])
+def test_a_model_not_exported_says_how_to_get_it(tmp_path, monkeypatch, capsys, name, how):
+    monkeypatch.setenv("SEQSCORE_HOME", str(tmp_path))
+    vcf = tmp_path / "in.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+    assert main(["score", "-I", str(vcf), "-R", "ref.fa", "--model", name]) == 69
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and how in err

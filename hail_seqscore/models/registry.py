@@ -256,12 +256,16 @@ def model_path(name_or_path: str | os.PathLike) -> Path:
         if not path.is_file():
             raise ModelNotInstalledError(f"model file {path} does not exist")
         return path
-    known_model(text)  # raises with the list of known names
+    known = known_model(text)  # raises with the list of known names
     path = default_model_path(text)
     if not path.is_file():
+        how = f"`seqscore export {text}`"
+        if known.needs_from:
+            how = (f"`git clone https://{known.repository}` and `seqscore export "
+                   f"{text} --from {known.repository.split('/')[-1]}`")
         raise ModelNotInstalledError(
-            f"model {text!r} is not exported yet (looked for {path}); run "
-            f"`seqscore export {text}` first (needs `pip install 'hail-seqscore[export]'`)"
+            f"model {text!r} is not exported yet (looked for {path}); run {how} first "
+            f"(needs `pip install 'hail-seqscore[export]'`)"
         )
     return path
 
