@@ -32,7 +32,7 @@ class ParityReport:
                 f"{self.dp_mismatches} DP differences")
 
 
-def _read(path: str) -> dict[tuple, list[str]]:
+def _read(path: str, key: str = "SpliceAI") -> dict[tuple, list[str]]:
     opener = gzip.open if path.endswith((".gz", ".bgz")) else open
     out: dict[tuple, list[str]] = {}
     with opener(path, "rt") as fh:
@@ -40,17 +40,18 @@ def _read(path: str) -> dict[tuple, list[str]]:
             if line.startswith("#"):
                 continue
             f = line.rstrip("\n").split("\t")
-            key = (f[0], f[1], f[3], f[4])
             entries: list[str] = []
             for item in f[7].split(";"):
-                if item.startswith("SpliceAI="):
-                    entries = item[len("SpliceAI="):].split(",")
-            out[key] = entries
+                if item.startswith(key + "="):
+                    entries = item[len(key) + 1:].split(",")
+            out[(f[0], f[1], f[3], f[4])] = entries
     return out
 
 
-def compare_vcfs(path_a: str, path_b: str, *, max_listed: int = 50) -> ParityReport:
-    a, b = _read(path_a), _read(path_b)
+def compare_vcfs(path_a: str, path_b: str, *, max_listed: int = 50,
+                 key: str = "SpliceAI") -> ParityReport:
+    """Entry by entry (allele and gene) comparison of the INFO field ``key`` of two VCFs."""
+    a, b = _read(path_a, key), _read(path_b, key)
     rep = ParityReport(records=len(a))
     rep.annotated_a = sum(1 for v in a.values() if v)
     rep.annotated_b = sum(1 for v in b.values() if v)

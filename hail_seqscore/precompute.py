@@ -21,7 +21,7 @@ from .engine import Engine
 from .errors import ConfigError, InputFormatError, InputUnreadableError, OutputError
 from .output import AtomicFile, check_not_input
 from .records import Variant
-from .vcf import SPLICEAI_HEADER, format_info
+from .kinds.splice import InfoFormat, info_format
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,7 @@ def precompute(engine: Engine, regions: list[Region], out_path: str, *,
     check_output(out_path, engine.config.reference, engine.config.annotation, inputs)
     regions = merge_regions(regions)
     prov = engine.provenance()
+    fmt = info_format(engine.session.spec.scorer)
     contigs = []
     for r in regions:
         if r.contig not in contigs:
@@ -147,7 +148,7 @@ def precompute(engine: Engine, regions: list[Region], out_path: str, *,
     header = ["##fileformat=VCFv4.2",
               *(f"##contig=<ID={c},length={engine.genome.length(engine.genome.resolve(c))}>"
                 for c in contigs),
-              SPLICEAI_HEADER,
+              fmt.header,
               f"##hail_seqscore_model={prov['model']} {prov['model_version']} "
               f"sha256={prov['model_sha256']}",
               f"##hail_seqscore_annotation={prov['annotation']} sha256={prov['annotation_sha256']}",
@@ -168,15 +169,16 @@ def precompute(engine: Engine, regions: list[Region], out_path: str, *,
             for v in region_snvs(engine, region):
                 batch.append(v)
                 if len(batch) >= chunk:
-                    _write(engine, batch, out, stats, on_progress)
+                    _write(engine, batch, out, stats, on_progress, fmt)
                     batch = []
             if batch:
-                _write(engine, batch, out, stats, on_progress)
+                _write(engine, batch, out, stats, on_progress, fmt)
         out.commit(index=index)
     return stats
 
 
-def _write(engine: Engine, batch: list[Variant], out, stats: dict, on_progress) -> None:
+def _write(engine: Engine, batch: list[Variant], out, stats: dict, on_progress,
+           fmt: InfoFormat) -> None:
     lines = []
     for r in engine.score(batch):
         stats["snvs"] += 1
@@ -187,7 +189,7 @@ def _write(engine: Engine, batch: list[Variant], out, stats: dict, on_progress) 
             continue
         v = r.variant
         lines.append(f"{v.contig}\t{v.pos}\t.\t{v.ref}\t{v.alt}\t.\t.\t"
-                     f"SpliceAI={','.join(format_info(v.alt, r))}\n")
+                     f"{fmt.key}={','.join(fmt.entries(v.alt, r))}\n")
         stats["written"] += 1
     out.write("".join(lines).encode())
     if on_progress:

@@ -1,4 +1,4 @@
-"""VCF in, VCF out: SpliceAI's INFO header and strings, every record passed through.
+"""VCF in, VCF out: the model's INFO field (SpliceAI's by default), every record passed through.
 
 Every input record is written out as the text it was, with only our INFO entries added
 (``SpliceAI=…``, and with ``flag_skipped`` ``SeqScore_skip=ALLELE|REASON``); every header line
@@ -15,20 +15,15 @@ from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from .output import AtomicFile, check_not_input
 from .records import ScoreResult, Variant
-from .scoring import format_ds
+from .kinds.splice import SPLICEAI, InfoFormat
 from .variants import is_symbolic
 from .vcf_reader import VcfReader, VcfRecord, count_records, split_ending
 
 __all__ = ["SPLICEAI_FIELD", "SPLICEAI_HEADER", "SKIP_FIELD", "SKIP_HEADER", "RunSummary",
            "annotate_vcf", "count_records", "format_info", "set_info"]
 
-SPLICEAI_FIELD = "SpliceAI"
-SPLICEAI_HEADER = (
-    '##INFO=<ID=SpliceAI,Number=.,Type=String,Description="SpliceAIv1.3.1 variant '
-    'annotation. These include delta scores (DS) and delta positions (DP) for '
-    'acceptor gain (AG), acceptor loss (AL), donor gain (DG), and donor loss (DL). '
-    'Format: ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL">'
-)
+SPLICEAI_FIELD = SPLICEAI.key       # the default output (SpliceAI 1.3.1's field)
+SPLICEAI_HEADER = SPLICEAI.header
 SKIP_FIELD = "SeqScore_skip"
 SKIP_HEADER = (
     f'##INFO=<ID={SKIP_FIELD},Number=.,Type=String,Description="hail-seqscore: why an ALT '
@@ -84,15 +79,7 @@ class RunSummary:
 
 def format_info(alt: str, result: ScoreResult) -> list[str]:
     """SpliceAI's INFO entries of one ALT allele: one per gene, ``{:.2f}`` scores."""
-    entries = []
-    for s in result.scores:
-        if not s.scored:
-            entries.append(f"{alt}|{s.gene}|.|.|.|.|.|.|.|.")
-        else:
-            entries.append("|".join([alt, s.gene, format_ds(s.ds_ag), format_ds(s.ds_al),
-                                     format_ds(s.ds_dg), format_ds(s.ds_dl), str(s.dp_ag),
-                                     str(s.dp_al), str(s.dp_dg), str(s.dp_dl)]))
-    return entries
+    return SPLICEAI.entries(alt, result)
 
 
 def set_info(info: str, key: str, values: Sequence[str] | None) -> str:
@@ -114,12 +101,13 @@ def set_info(info: str, key: str, values: Sequence[str] | None) -> str:
     return ";".join(out) if out else "."
 
 
-def output_header(lines: list[str], flag_skipped: bool) -> list[str]:
+def output_header(lines: list[str], flag_skipped: bool,
+                  fmt: InfoFormat = SPLICEAI) -> list[str]:
     """The input's header lines, unchanged, with our ``##INFO`` lines before ``#CHROM``
     (unless the input declares them already)."""
     declared = {line.split(",", 1)[0][len("##INFO=<ID="):] for line in lines
                 if line.startswith("##INFO=<ID=")}
-    ours = [h for key, h in ((SPLICEAI_FIELD, SPLICEAI_HEADER), (SKIP_FIELD, SKIP_HEADER))
+    ours = [h for key, h in ((fmt.key, fmt.header), (SKIP_FIELD, SKIP_HEADER))
             if key not in declared and (key != SKIP_FIELD or flag_skipped)]
     *meta, chrom = lines
     ending = split_ending(chrom)[1] or "\n"
@@ -130,24 +118,26 @@ def output_header(lines: list[str], flag_skipped: bool) -> list[str]:
 def annotate_vcf(input_path: str | VcfReader, output_path: str, score: ScoreFn, *,
                  flag_skipped: bool = False, chunk_size: int = 512,
                  on_progress: Callable[[int], None] | None = None,
-                 inputs: Mapping[str, str | None] | None = None) -> RunSummary:
+                 inputs: Mapping[str, str | None] | None = None,
+                 fmt: InfoFormat = SPLICEAI) -> RunSummary:
     """Read ``input_path`` (a path, or a :class:`VcfReader` opened by the caller, which this
     closes), score every ALT allele with ``score``, write ``output_path``.
 
     ``-`` means stdin/stdout; an output ending in ``.gz`` or ``.bgz`` is bgzipped.  The output
-    may not be the input or any of ``inputs`` (``{what: path}``, e.g. the reference)."""
+    may not be the input or any of ``inputs`` (``{what: path}``, e.g. the reference).  ``fmt``
+    is the INFO field written: the model's own tool's (``kinds.splice.info_format``)."""
     reader = input_path if isinstance(input_path, VcfReader) else VcfReader(input_path)
     summary = RunSummary()
     with reader:
         check_not_input(output_path, {"input VCF": reader.path, **(inputs or {})})
         if not reader.header:
             reader.open()
-        header = output_header(reader.header, flag_skipped)
+        header = output_header(reader.header, flag_skipped, fmt)
         with AtomicFile(output_path, bgzip=output_path.endswith((".gz", ".bgz")),
                         what="output VCF") as out:
             out.write(_encode(header))
             for chunk in _chunks(reader.records(), chunk_size):
-                out.write(_encode(_annotate_chunk(chunk, score, summary, flag_skipped)))
+                out.write(_encode(_annotate_chunk(chunk, score, summary, flag_skipped, fmt)))
                 if on_progress:
                     on_progress(len(chunk))
     return summary
@@ -169,7 +159,7 @@ def _encode(lines: Iterable[str]) -> bytes:
 
 
 def _annotate_chunk(chunk: list[VcfRecord], score: ScoreFn, summary: RunSummary,
-                    flag_skipped: bool) -> list[str]:
+                    flag_skipped: bool, fmt: InfoFormat) -> list[str]:
     variants = [Variant(rec.chrom, rec.pos, rec.ref, alt)
                 for rec in chunk for alt in rec.alts if not is_symbolic(alt)]
     results = {r.variant.key: r for r in score(variants)} if variants else {}
@@ -194,7 +184,7 @@ def _annotate_chunk(chunk: list[VcfRecord], score: ScoreFn, summary: RunSummary,
                     summary.reasons["NO_GENE"] += 1
                 else:
                     summary.alleles_scored += 1
-                    entries += format_info(alt, r)
+                    entries += fmt.entries(alt, r)
             if code is not None:
                 summary.reasons[code] += 1
                 skipped.append(f"{alt}|{code}")
@@ -202,7 +192,7 @@ def _annotate_chunk(chunk: list[VcfRecord], score: ScoreFn, summary: RunSummary,
                         and len(summary.missing_contigs) < 3:
                     summary.missing_contigs.append(rec.chrom)
         if entries:
-            rec.fields[7] = set_info(rec.fields[7], SPLICEAI_FIELD, entries)
+            rec.fields[7] = set_info(rec.fields[7], fmt.key, entries)
             summary.records_annotated += 1
         if flag_skipped:
             rec.fields[7] = set_info(rec.fields[7], SKIP_FIELD, skipped or None)

@@ -7,6 +7,7 @@ import sys
 import time
 
 from ..engine import MAX_DISTANCE, STRATEGIES, Engine, EngineConfig
+from ..kinds.splice import info_format
 from ..errors import (ConfigError, OutputError, OutputIsInputError, SeqScoreError,
                       UnauthorizedError)
 from ..progress import Progress
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     reader = VcfReader(args.input)
     try:
         reader.open()       # a missing file or one that is not a VCF fails before the model loads
-        score = _server_scorer(args) if args.server else _engine_scorer(args)
+        score, scorer = _server_scorer(args) if args.server else _engine_scorer(args)
     except BaseException:
         reader.close()
         raise
@@ -116,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
         with sigterm_as_interrupt():
             summary = annotate_vcf(reader, args.output, score,
                                    flag_skipped=args.flag_skipped, chunk_size=args.chunk_size,
-                                   on_progress=progress.update, inputs=inputs)
+                                   on_progress=progress.update, inputs=inputs,
+                                   fmt=info_format(scorer))
     except UnauthorizedError as exc:
         raise UnauthorizedError(_token_hint(exc.message)) from None
     except SeqScoreError as exc:
@@ -152,7 +154,7 @@ def _engine_scorer(args: argparse.Namespace):
         max_allele_length=args.max_allele_length,
     ))
     engine.warm_up()
-    return engine.score
+    return engine.score, engine.session.spec.scorer
 
 
 def _server_scorer(args: argparse.Namespace):
@@ -163,14 +165,16 @@ def _server_scorer(args: argparse.Namespace):
                           "own setting applies")
     client = Client(args.server, token_file=args.token_file)
     try:
-        client.models()     # reachable, token accepted: before any output is made
+        served = client.models()     # reachable, token accepted: before any output is made
     except UnauthorizedError as exc:
         raise UnauthorizedError(_token_hint(exc.message)) from None
+    scorer = (served.get("models") or [{}])[0].get("scorer", "spliceai")
+
     def score(variants):   # one result per variant, as in process (see Client.score)
         return client.score(variants, distance=args.distance, mask=bool(args.mask),
                             model=args.model)
 
-    return score
+    return score, scorer
 
 
 def _token_hint(message: str) -> str:

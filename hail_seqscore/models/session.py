@@ -144,6 +144,7 @@ class ModelSession:
             "weights_sha256": dict(s.weights_sha256), "licence": s.licence,
             "attribution": s.attribution, "exporter_version": s.exporter_version,
             "providers": self.providers, "precision": self.precision, "context": s.context,
+            "kind": s.kind, "scorer": s.scorer,
         }
 
 

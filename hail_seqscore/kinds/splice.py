@@ -1,0 +1,64 @@
+"""The splice kind's VCF output: SpliceAI-format entries under each tool's own INFO key.
+
+SpliceAI 1.3.1 (and CI-SpliceAI, which writes SpliceAI's field) and OpenSpliceAI 0.0.7's
+``openspliceai variant`` share one entry format,
+``ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL`` with ``{:.2f}`` scores (so a
+tiny negative delta prints ``-0.00``, as both tools print it), one entry per gene in table
+order, and ``ALLELE|SYMBOL|.|.|.|.|.|.|.|.`` for an allele of a gene that is not scored (MNVs
+and complex indels).  They differ in the INFO key and its header description.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ModelFormatError
+from ..records import ScoreResult
+from ..scoring import format_ds
+
+ENTRY_FORMAT = "ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL"
+_WHAT = ("These include delta scores (DS) and delta positions (DP) for acceptor gain (AG), "
+         "acceptor loss (AL), donor gain (DG), and donor loss (DL). Format: " + ENTRY_FORMAT)
+
+
+@dataclass(frozen=True)
+class InfoFormat:
+    """How one scorer's results are written as a VCF INFO field."""
+
+    key: str
+    description: str
+
+    @property
+    def header(self) -> str:
+        """The ``##INFO`` header line (without a line ending)."""
+        return (f'##INFO=<ID={self.key},Number=.,Type=String,'
+                f'Description="{self.description}">')
+
+    def entries(self, alt: str, result: ScoreResult) -> list[str]:
+        """The INFO entries of one ALT allele: one per gene, in the result's order."""
+        out = []
+        for s in result.scores:
+            if not s.scored:
+                out.append(f"{alt}|{s.gene}|.|.|.|.|.|.|.|.")
+            else:
+                out.append("|".join([alt, s.gene, format_ds(s.ds_ag), format_ds(s.ds_al),
+                                     format_ds(s.ds_dg), format_ds(s.ds_dl), str(s.dp_ag),
+                                     str(s.dp_al), str(s.dp_dg), str(s.dp_dl)]))
+        return out
+
+
+SPLICEAI = InfoFormat("SpliceAI", "SpliceAIv1.3.1 variant annotation. " + _WHAT)
+OPENSPLICEAI = InfoFormat("OpenSpliceAI", "OpenSpliceAI variant annotation. " + _WHAT)
+
+#: the VCF output of each scorer (``ModelSpec.scorer``) of the splice kind
+INFO_FORMATS = {"spliceai": SPLICEAI, "openspliceai": OPENSPLICEAI}
+
+
+def info_format(scorer: str) -> InfoFormat:
+    """The VCF output of models scored by ``scorer`` (a ModelSpec's ``scorer``)."""
+    try:
+        return INFO_FORMATS[scorer]
+    except KeyError:
+        raise ModelFormatError(
+            f"models scored by {scorer!r} have no VCF output yet (known: "
+            f"{', '.join(INFO_FORMATS)})") from None
