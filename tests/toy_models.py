@@ -22,9 +22,9 @@ from hail_seqscore import __version__  # noqa: E402
 from hail_seqscore.models.spec import ModelSpec  # noqa: E402
 
 
-def toy_spec(context: int, scorer: str = "spliceai") -> ModelSpec:
+def toy_spec(context: int, scorer: str = "spliceai", name: str = "toy") -> ModelSpec:
     return ModelSpec(
-        name="toy", version="0", source_package="tests/toy_models.py", source_version="0",
+        name=name, version="0", source_package="tests/toy_models.py", source_version="0",
         weights_sha256={"random-seed-0": "0" * 64}, context=context, alphabet="ACGT",
         n_value=0.0, output_channels=("neither", "acceptor", "donor"), input_layout="NLC",
         members=1, licence="CC0", attribution="synthetic test model", exporter_version=__version__,
@@ -33,7 +33,7 @@ def toy_spec(context: int, scorer: str = "spliceai") -> ModelSpec:
 
 
 def build_toy_model(path: str | os.PathLike, context: int = 100, hidden: int = 8,
-                    seed: int = 0, scorer: str = "spliceai") -> Path:
+                    seed: int = 0, scorer: str = "spliceai", name: str = "toy") -> Path:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -63,7 +63,7 @@ def build_toy_model(path: str | os.PathLike, context: int = 100, hidden: int = 8
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    helper.set_model_props(model, toy_spec(context, scorer).to_metadata())
+    helper.set_model_props(model, toy_spec(context, scorer, name).to_metadata())
     onnx.checker.check_model(model)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
