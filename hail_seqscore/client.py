@@ -3,6 +3,8 @@
     from hail_seqscore.client import Client
     with Client("http://127.0.0.1:8642") as c:
         results = c.score(variants, distance=50, mask=False)   # list[ScoreResult], input order
+        results = c.score(variants, model="openspliceai")      # another model the daemon serves
+        [m["name"] for m in c.models()]                          # what it serves, default first
 
 * Keeps one connection alive per thread (safe to share a Client between threads).
 * Retries 503 (queue full, model loading) with exponential backoff, honouring Retry-After, and
@@ -168,8 +170,16 @@ class Client:
                     f"the seqscore daemon at {self.url} was not ready within {timeout:g} s")
             time.sleep(interval)
 
-    def models(self) -> dict:
-        return self._call("GET", MODELS_PATH)[1]
+    def models(self) -> list[dict]:
+        """The served models, the default first: each ``{"name", "version", "sha256", "kind",
+        "scorer", "licence", "execution_providers", "aliases", "default", "provenance",
+        "output"}`` (``output``: the fields of its results)."""
+        data = self._call("GET", MODELS_PATH)[1]
+        models = data.get("models") if isinstance(data, dict) else None
+        if not isinstance(models, list) or not all(isinstance(m, dict) for m in models):
+            raise SeqScoreError(f"{self.url}{MODELS_PATH}: expected {{\"models\": [...]}} from "
+                                "the daemon")
+        return models
 
     def metrics(self) -> str:
         return self._call("GET", METRICS_PATH, raw=True)[1]

@@ -10,9 +10,14 @@ Request (``POST /v1/score``, ``Content-Type: application/json``)::
     {"variants": [{"chrom": "17", "pos": 43045615, "ref": "G", "alt": "A"}, ...],
      "distance": 50, "mask": 0, "model": "spliceai"}          # the last three optional
 
+``model`` chooses among the models the server serves (``seqscore serve --model A --model B``;
+its first is the default); one it does not serve is a 400 naming the field and listing them.
+
 Response: ``{"results": [...], "provenance": {...}}`` with exactly one result per input variant,
-in input order; each holds ``variant`` (echoed as sent) and either ``scores`` (one entry per
-gene, unrounded) or ``error`` (``{"code", "message"}``).  A failed request answers
+in input order, and the chosen model's provenance; each result holds ``variant`` (echoed as
+sent) and either the model's record (for the splice kind ``scores``: one entry per gene,
+unrounded; see :data:`RESULT_SCHEMAS`, which ``GET /v1/models`` shows per model) or ``error``
+(``{"code", "message"}``).  A failed request answers
 ``{"error": {"code", "message", "field"}}`` with the matching HTTP status; every answer of the
 daemon that is not a 200, unknown routes included, has that shape.
 
@@ -39,7 +44,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import (AlleleTooLongError, InvalidVariantError, PayloadTooLargeError,
                      RequestError, UnsupportedMediaTypeError)
@@ -195,11 +200,16 @@ def variant_problem(v: Variant, max_allele_length: int | None = None) -> ErrorIn
 
 
 def parse_score_request(obj: Any, *, max_variants: int = DEFAULT_MAX_VARIANTS,
-                        max_allele_length: int | None = None) -> ScoreRequest:
+                        max_allele_length: int | None = None,
+                        cap_for: Callable[[str | None], int | None] | None = None
+                        ) -> ScoreRequest:
     """Validate a decoded ``POST /v1/score`` body; errors name the field (``variants[3].pos``).
 
     Structural problems raise :class:`RequestError` (400); bad values of one variant become
-    that variant's entry in :attr:`ScoreRequest.errors`."""
+    that variant's entry in :attr:`ScoreRequest.errors`.  ``cap_for(model)`` (a server serving
+    several models) gives the allele-length cap of the model the request names (``None``: its
+    default model) in place of ``max_allele_length``, and raises :class:`RequestError` for a
+    model it does not serve; it is called before the variants are looked at."""
     if not isinstance(obj, Mapping):
         raise RequestError(f"request body: expected a JSON object, got {_json_type(obj)}",
                            field="body")
@@ -218,6 +228,11 @@ def parse_score_request(obj: Any, *, max_variants: int = DEFAULT_MAX_VARIANTS,
         raise PayloadTooLargeError(f"variants: {len(raw)} variants in one request; at most "
                                    f"{max_variants} are accepted (split the request)",
                                    field="variants")
+    model = obj.get("model")
+    if model is not None and (not isinstance(model, str) or not model):
+        raise RequestError(f"model: expected a model name, got {_short(model)}", field="model")
+    if cap_for is not None:
+        max_allele_length = cap_for(model)
     variants = [parse_variant(v, f"variants[{i}]") for i, v in enumerate(raw)]
     errors = [variant_problem(v, max_allele_length) for v in variants]
 
@@ -235,9 +250,6 @@ def parse_score_request(obj: Any, *, max_variants: int = DEFAULT_MAX_VARIANTS,
         else:
             raise RequestError(f"mask: expected 0, 1, true or false, got {_short(mask)}",
                                field="mask")
-    model = obj.get("model")
-    if model is not None and (not isinstance(model, str) or not model):
-        raise RequestError(f"model: expected a model name, got {_short(model)}", field="model")
     return ScoreRequest(variants, distance, mask, model, errors)
 
 
@@ -361,17 +373,70 @@ SCORE_REQUEST_SCHEMA: dict[str, Any] = {
                      "description": "SpliceAI -D; the server's --distance if absent"},
         "mask": {"oneOf": [{"type": "boolean"}, {"type": "integer", "enum": [0, 1]}],
                  "description": "SpliceAI -M; the server's default if absent"},
-        "model": {"type": "string", "description": "must name the model the server serves"},
+        "model": {"type": "string", "description": "one of the models the server serves "
+                                                    "(GET /v1/models); its default if absent"},
     },
 }
-GENE_SCORE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "gene": {"type": "string"}, "strand": {"type": "string", "enum": ["+", "-"]},
-        **{k: {"type": ["number", "null"]} for k in ("ds_ag", "ds_al", "ds_dg", "ds_dl")},
-        **{k: {"type": ["integer", "null"]} for k in ("dp_ag", "dp_al", "dp_dg", "dp_dl")},
-    },
+
+# ---- what a result holds, per kind of model: data, shown by GET /v1/models --------------------
+def _field(name: str, type_: str, description: str, nullable: bool = False,
+           **extra: Any) -> dict[str, Any]:
+    return {"name": name, "type": type_, "nullable": nullable, "description": description,
+            **extra}
+
+
+_EVENTS = {"ag": "acceptor gain", "al": "acceptor loss", "dg": "donor gain", "dl": "donor loss"}
+
+#: SpliceAI's per-gene delta scores (SpliceAI, CI-SpliceAI, OpenSpliceAI: ``records.GeneScore``)
+SPLICE_DELTAS: dict[str, Any] = {
+    "record": "splice_deltas",
+    "list": "scores",       # results[i].scores: one object per gene the variant lies in
+    "per": "gene",
+    "fields": [
+        _field("gene", "string", "gene name, as in the gene table"),
+        _field("strand", "string", "the gene's strand", enum=["+", "-"]),
+        *(_field(f"ds_{k}", "number", f"delta score of {what}, 0 to 1, unrounded (null where "
+                 "the tool writes '.': MNVs and complex indels)", nullable=True)
+          for k, what in _EVENTS.items()),
+        *(_field(f"dp_{k}", "integer", f"position of the {what}, in bp from the variant "
+                 "(negative: upstream on the forward strand)", nullable=True)
+          for k, what in _EVENTS.items()),
+    ],
 }
+
+#: The result record of each (kind, scorer) the daemon serves (``ModelSpec.kind`` and
+#: ``.scorer``): ``results[i][record["list"]]`` holds one object per ``record["per"]`` with the
+#: record's ``fields``.  A model whose (kind, scorer) is not listed is refused when the daemon
+#: starts; a new kind, or a scorer whose record differs, adds its own entry here.
+RESULT_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
+    ("splice", "spliceai"): SPLICE_DELTAS,
+    ("splice", "openspliceai"): SPLICE_DELTAS,
+}
+
+
+def result_schema(kind: str, scorer: str) -> dict[str, Any] | None:
+    """The result record of models of ``kind`` scored by ``scorer``, or None if not served."""
+    return RESULT_SCHEMAS.get((kind, scorer))
+
+
+def served_kinds() -> str:
+    """``splice/spliceai, splice/openspliceai``: for messages."""
+    return ", ".join(f"{k}/{s}" for k, s in RESULT_SCHEMAS)
+
+
+def item_json_schema(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON Schema of one object of a result record's list (for the OpenAPI document)."""
+    props = {}
+    for f in record["fields"]:
+        prop: dict[str, Any] = {"type": [f["type"], "null"] if f["nullable"] else f["type"],
+                                "description": f["description"]}
+        if "enum" in f:
+            prop["enum"] = f["enum"]
+        props[f["name"]] = prop
+    return {"type": "object", "properties": props}
+
+
+GENE_SCORE_SCHEMA: dict[str, Any] = item_json_schema(SPLICE_DELTAS)
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["code", "message"],
     "properties": {"code": {"type": "string", "example": "REF_MISMATCH"},

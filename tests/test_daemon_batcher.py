@@ -71,7 +71,7 @@ def test_concurrent_requests_share_batches_and_each_gets_its_own():
 
     async def main():
         b = Batcher(rec, BatchSettings(max_batch=16, max_delay_ms=20),
-                    on_batch=lambda n, s: sizes.append(n))
+                    on_batch=lambda n, s, g: sizes.append(n))
         await b.start()
         outs = await asyncio.gather(*(b.score(0, variants(3, start=100 * k))
                                       for k in range(20)))

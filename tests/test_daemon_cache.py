@@ -55,7 +55,7 @@ def test_metrics_exposition():
     m.requests.inc(1, "/v1/score", "200")
     for size in (1, 3, 64):
         m.observe_batch(size, 0.01)
-    m.latency.observe(0.2)
+    m.latency.observe(0.2, "toy")
     text = m.render()
     assert "# TYPE seqscore_batch_size histogram" in text
     got = parse_exposition(text)
@@ -65,8 +65,9 @@ def test_metrics_exposition():
     assert got['seqscore_batch_size_bucket{le="+Inf"}'] == 3
     assert got["seqscore_batch_size_sum"] == 68 and got["seqscore_batch_size_count"] == 3
     assert got["seqscore_queue_depth"] == 7
-    assert got['seqscore_request_latency_seconds_bucket{le="0.1"}'] == 0
-    assert got['seqscore_request_latency_seconds_bucket{le="0.25"}'] == 1
+    assert got['seqscore_request_latency_seconds_bucket{model="toy",le="0.1"}'] == 0
+    assert got['seqscore_request_latency_seconds_bucket{model="toy",le="0.25"}'] == 1
+    assert got['seqscore_request_latency_seconds_count{model="toy"}'] == 1
 
 
 def test_contig_aliases_and_allele_case_share_one_entry_echoing_the_caller():

@@ -168,7 +168,9 @@ def _server_scorer(args: argparse.Namespace):
         served = client.models()     # reachable, token accepted: before any output is made
     except UnauthorizedError as exc:
         raise UnauthorizedError(_token_hint(exc.message)) from None
-    scorer = (served.get("models") or [{}])[0].get("scorer", "spliceai")
+    chosen = [m for m in served if args.model == m.get("name")
+              or args.model in (m.get("aliases") or ())]
+    scorer = (chosen or served or [{}])[0].get("scorer", "spliceai")
 
     def score(variants):   # one result per variant, as in process (see Client.score)
         return client.score(variants, distance=args.distance, mask=bool(args.mask),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..errors import ConfigError
 from ..protocol import DEFAULT_HOST, DEFAULT_MAX_VARIANTS, DEFAULT_PORT, OPENAPI_PATH
@@ -10,19 +11,24 @@ from . import add_precision
 
 HELP = f"""\
 Serve variant scores over HTTP on {DEFAULT_HOST}:{DEFAULT_PORT} (by default).  Concurrent
-requests are batched together for the model, which runs in one worker thread.
+requests are batched together for the model, which runs in one worker thread.  Several models
+can be served at once (--model spliceai --model openspliceai): a request's "model" chooses one,
+the first is the default, and a batch never mixes models.
 
   POST /v1/score    {{"variants": [{{"chrom": "17", "pos": 43045615, "ref": "G", "alt": "A"}}],
                      "distance": 50, "mask": 0, "model": "spliceai"}}   (last three optional)
-                    -> {{"results": [...]}}, one per variant, in input order
-  GET  /v1/health   alive          GET /v1/ready   200 once the model is loaded
-  GET  /v1/models   name, version, sha256, execution providers
+                    -> {{"results": [...], "provenance": {{...}}}}, one result per variant, in
+                    input order, with the chosen model's provenance
+  GET  /v1/health   alive          GET /v1/ready   200 once every model is loaded
+  GET  /v1/models   each model: name, version, sha256, kind, scorer, licence, execution
+                    providers, provenance and the fields of its results
   GET  /metrics     Prometheus     GET {OPENAPI_PATH}   OpenAPI document (/v1/docs to browse)
 
 Requests must be sent with 'Content-Type: application/json' (else 415).  One result per
 variant: a variant that cannot be scored gets its own error code (INVALID_VARIANT for pos < 1
 or non-base alleles, ALLELE_TOO_LONG for a REF/ALT over --max-allele-length, CONTIG_NOT_FOUND,
-REF_MISMATCH, ...) while the others are scored.  A request that is malformed as a whole gets
+REF_MISMATCH, ...) while the others are scored.  A "model" the server does not serve is a 400
+listing the served ones.  A request that is malformed as a whole gets
 400 naming the field (not JSON, NaN, an integer of over 20 digits, too deeply nested, a wrong
 JSON type such as "pos": "12" or 12.0); 408 headers or body too slow (--header-timeout,
 --body-timeout); 413 body or variant count too large; 401 token.  Every error answer, unknown
@@ -33,15 +39,17 @@ SIGTERM or Ctrl-C finishes the requests in flight, then exits.
 
 exit codes: 0 stopped cleanly; 2 bad command line; 64 bad setting (bad --max-batch or timeout,
 non-loopback bind without a token, a token file that is not one ASCII token, port in use);
-66 token file missing or unreadable; 69 model not exported or failed to load.
+66 token file missing or unreadable; 69 a model not exported, failing to load, or of a kind or
+scorer this version cannot serve yet (refused at start-up, never at the first request).
 """
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("serve", help="run the local HTTP scoring daemon",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="spliceai",
-                   help="model name (exported with `seqscore export`) or path to an .onnx file "
+    p.add_argument("--model", action="append", metavar="MODEL", dest="models",
+                   help="model name (exported with `seqscore export`) or path to an .onnx file; "
+                        "repeat it to serve several models (the first is the default) "
                         "(default: spliceai)")
     p.add_argument("-R", dest="reference", metavar="REFERENCE", required=True,
                    help="reference FASTA, plain or bgzipped (with .fai, and .gzi for bgzip)")
@@ -119,16 +127,38 @@ def run(args: argparse.Namespace) -> int:
         max_body_bytes=max(1, int(args.max_body_mb * 1024 * 1024)),
         max_variants=args.max_variants, cache_size=args.cache_size, token=token,
         header_timeout_s=args.header_timeout, body_timeout_s=args.body_timeout)
-    model_path(args.model)   # fail now, with the export hint, if the model is missing
-    engine = Engine(EngineConfig(
-        model=args.model, reference=args.reference, annotation=args.annotation,
+    models = args.models or ["spliceai"]
+    paths: dict[str, str] = {}
+    for name in models:
+        why = _unservable(name)
+        if why is not None:    # a known model of a kind not served yet: before anything loads
+            print(f"seqscore serve: error: model {name!r}: {why}", file=sys.stderr)
+            return 69
+        path = str(model_path(name).resolve())  # fail now, with the export hint, if missing
+        if path in paths:
+            raise ConfigError(f"--model {name} and --model {paths[path]} are the same model "
+                              f"({path}); give each model once")
+        paths[path] = name
+    engines = [Engine(EngineConfig(
+        model=name, reference=args.reference, annotation=args.annotation,
         distance=args.distance, mask=bool(args.mask), batch_size=args.batch_size,
         threads=args.threads, pad_edges=args.pad_edges, score_complex=args.score_complex,
         precision=args.precision, max_allele_length=args.max_allele_length))
+        for name in models]
     level = logging.getLogger().getEffectiveLevel()
     log_level = {logging.DEBUG: "debug", logging.INFO: "info"}.get(level, "warning")
     if args.verbose == 0:
         logging.getLogger("hail_seqscore").setLevel(logging.INFO)
     listen = ListenSettings(host=args.host, port=args.port, keep_alive_s=args.keep_alive,
                             drain_timeout_s=args.drain_timeout, log_level=log_level)
-    return serve(engine, settings, listen)
+    return serve(engines, settings, listen)
+
+
+def _unservable(name: str) -> str | None:
+    """Why a model named as the registry knows it cannot be served, or None (paths are
+    checked once their metadata is read, in the daemon)."""
+    from ..daemon.models import unservable
+    from ..models.registry import KNOWN_MODELS
+
+    known = KNOWN_MODELS.get(name)
+    return None if known is None else unservable(known.kind, known.scorer)

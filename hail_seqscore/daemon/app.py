@@ -19,8 +19,7 @@ import math
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -42,6 +41,7 @@ from ..records import ScoreResult
 from .batcher import Batcher, BatchSettings
 from .cache import ResultCache
 from .metrics import CONTENT_TYPE, DaemonMetrics
+from .models import ModelSet, ServedModel
 
 log = logging.getLogger(__name__)
 
@@ -87,58 +87,51 @@ def check_seconds(name: str, value: object, most: float, least: float = 0.0,
 
 
 class ScoringService:
-    """The state behind the routes: engine, batcher, cache, metrics, readiness."""
+    """The state behind the routes: the served models, batcher, cache, metrics, readiness."""
 
-    def __init__(self, engine: Engine, settings: ServeSettings,
+    def __init__(self, engines: Sequence[Engine], settings: ServeSettings,
                  on_fatal: Callable[[str], None] | None = None):
-        self.engine = engine
+        self.models = ModelSet(engines)
         self.settings = settings
         self.on_fatal = on_fatal
         self.cache = ResultCache(settings.cache_size)
         self.batcher = Batcher(self._score, settings.batch)
         self.metrics = DaemonMetrics(queue_depth=lambda: self.batcher.depth,
                                      cache_entries=lambda: len(self.cache))
-        self.batcher.on_batch = self.metrics.observe_batch
-        self.ready = False
+        self.batcher.on_batch = lambda size, seconds, group: self.metrics.observe_batch(
+            size, seconds, group[0])
         self.load_error: str | None = None
-        self.provenance: dict | None = None
-        self.model_info: dict | None = None
-        self.model_names: set[str] = set()
-        self.max_allele_length: int | None = None   # known once the model is loaded
+
+    @property
+    def ready(self) -> bool:
+        return self.models.ready
 
     def _score(self, group, variants) -> list[ScoreResult]:
-        distance, mask = group
-        return self.engine.score(variants, distance=distance, mask=mask)
-
-    def _load(self) -> tuple[dict, dict]:
-        """In the worker thread: open the model, FASTA and gene table."""
-        self.engine.warm_up()
-        session = self.engine.session
-        info = dict(session.provenance())
-        info["execution_providers"] = info.pop("providers")
-        info["max_allele_length"] = self.engine.max_allele_length()
-        return self.engine.provenance(), info
+        """In the worker thread: one batch, all of one model (the batcher's group)."""
+        name, distance, mask = group
+        return self.models.choose(name).engine.score(variants, distance=distance, mask=mask)
 
     async def warm_up(self) -> None:
         t0 = time.perf_counter()
         try:
-            prov, info = await self.batcher.run_in_worker(self._load)
-        except Exception as exc:  # noqa: BLE001 - reported on /v1/ready and the log
-            self.load_error = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-            log.error("cannot load the model: %s", self.load_error)
+            await self.batcher.run_in_worker(self.models.load)
+        except Exception as exc:  # noqa: BLE001 - reported on /v1/ready and at exit
+            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            if self.models.loading is not None:
+                message = f"model {self.models.loading!r}: {message}"
+            self.load_error = message
             if self.on_fatal is not None:
-                self.on_fatal(self.load_error)
+                self.on_fatal(message)        # the one line the process ends with
+            else:
+                log.error("cannot load the models: %s", message)
             return
-        self.provenance, self.model_info = prov, info
-        self.max_allele_length = int(info["max_allele_length"])
-        self.model_names = {str(self.engine.config.model), str(info["name"]),
-                            Path(str(self.engine.config.model)).stem}
-        self.cache.set_namespace(prov["model_sha256"], prov["reference"],
-                                 prov["annotation"], prov["annotation_sha256"])
-        self.ready = True
         self.metrics.ready.set(1)
-        log.info("model %s %s loaded in %.1f s (providers: %s)", info["name"], info["version"],
-                 time.perf_counter() - t0, ", ".join(info["execution_providers"]))
+        for m in self.models.models:
+            e = m.entry
+            log.info("model %s %s (%s/%s) loaded (providers: %s)", e["name"], e["version"],
+                     e["kind"], e["scorer"], ", ".join(e["execution_providers"]))
+        log.info("%d model(s) loaded in %.1f s; the default is %s", len(self.models.models),
+                 time.perf_counter() - t0, self.models.default.name)
 
     def authorize(self, request: Request) -> None:
         token = self.settings.token
@@ -151,8 +144,9 @@ class ScoringService:
             raise UnauthorizedError("missing or wrong bearer token (send the header "
                                     "'Authorization: Bearer <token>')")
 
-    def params(self, distance: int | None, mask: bool | None) -> tuple[int, bool]:
-        cfg = self.engine.config
+    def params(self, model: ServedModel, distance: int | None,
+               mask: bool | None) -> tuple[int, bool]:
+        cfg = model.engine.config
         if distance is None:
             distance = cfg.distance
         else:
@@ -169,10 +163,12 @@ def _retrieve(future: asyncio.Future) -> None:
         future.exception()
 
 
-def create_app(engine: Engine, settings: ServeSettings | None = None, *,
+def create_app(engines: Engine | Sequence[Engine], settings: ServeSettings | None = None, *,
                on_fatal: Callable[[str], None] | None = None) -> FastAPI:
+    """The daemon's app serving ``engines`` (one per model; the first is the default)."""
     settings = settings or ServeSettings()
-    svc = ScoringService(engine, settings, on_fatal)
+    svc = ScoringService([engines] if isinstance(engines, Engine) else list(engines),
+                         settings, on_fatal)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -187,8 +183,9 @@ def create_app(engine: Engine, settings: ServeSettings | None = None, *,
 
     app = FastAPI(title="seqscore", version=__version__, lifespan=lifespan,
                   openapi_url=OPENAPI_PATH, docs_url=DOCS_PATH, redoc_url=None,
-                  description="Local scoring daemon of hail-seqscore: SpliceAI-style delta "
-                              "scores for variants, one result per input variant.")
+                  description="Local scoring daemon of hail-seqscore: variant scores of one or "
+                              "more sequence models (GET /v1/models lists them with the "
+                              "fields of their results), one result per input variant.")
     app.state.service = svc
 
     @app.exception_handler(SeqScoreError)
@@ -249,13 +246,14 @@ def create_app(engine: Engine, settings: ServeSettings | None = None, *,
         body = await read_body(request, settings.max_body_bytes, settings.body_timeout_s)
         t0 = time.perf_counter()
         req = parse_score_request(loads_json(body), max_variants=settings.max_variants,
-                                  max_allele_length=svc.max_allele_length)
+                                  cap_for=svc.models.cap_for)
         if not svc.ready:
-            raise ServiceBusyError(svc.load_error or "the model is still loading; retry shortly")
-        if req.model is not None and req.model not in svc.model_names:
-            raise RequestError(f"model: this server serves {svc.model_info['name']!r}, not "
-                               f"{req.model[:100]!r}", field="model")
-        params = svc.params(req.distance, req.mask)
+            raise ServiceBusyError(svc.load_error or "the models are still loading; retry "
+                                   "shortly")
+        model = svc.models.choose(req.model)
+        distance, mask = svc.params(model, req.distance, req.mask)
+        group = (model.name, distance, mask)             # the batcher never mixes groups
+        params = (model.identity, distance, mask)        # a cached result is this model's
         results: list[ScoreResult | None] = [
             ScoreResult(v, (), err) if err is not None else svc.cache.get(params, v)
             for v, err in zip(req.variants, req.errors)]
@@ -267,7 +265,7 @@ def create_app(engine: Engine, settings: ServeSettings | None = None, *,
                 f"variants: {len(missing)} variants to score exceed the server's max-queue "
                 f"({settings.batch.max_queue}); split the request", field="variants")
         if missing:
-            futures = svc.batcher.submit(params, [req.variants[i] for i in missing])
+            futures = svc.batcher.submit(group, [req.variants[i] for i in missing])
             gathered = asyncio.ensure_future(asyncio.gather(*futures))
             watcher = asyncio.ensure_future(until_disconnect(request))
             gone = False
@@ -291,32 +289,37 @@ def create_app(engine: Engine, settings: ServeSettings | None = None, *,
         m.cache_hits.inc(hits)
         m.cache_misses.inc(len(missing))
         n_err = sum(1 for r in results if r.error is not None)  # type: ignore[union-attr]
-        m.variants.inc(hits, "cached")
-        m.variants.inc(len(missing) - sum(1 for i in missing if results[i].error), "scored")
-        m.variants.inc(n_err, "error")
-        out = reply(encode_score_response(results, svc.provenance))  # type: ignore[arg-type]
-        m.latency.observe(time.perf_counter() - t0)
+        m.variants.inc(hits, model.name, "cached")
+        m.variants.inc(len(missing) - sum(1 for i in missing if results[i].error),
+                       model.name, "scored")
+        m.variants.inc(n_err, model.name, "error")
+        out = reply(encode_score_response(results, model.provenance))  # type: ignore[arg-type]
+        m.latency.observe(time.perf_counter() - t0, model.name)
         return out
 
     @app.get(HEALTH_PATH, summary="Alive (200 as long as the process serves)")
     async def health() -> Response:
         return reply({"status": "ok", "version": __version__})
 
-    @app.get(READY_PATH, summary="Ready (200 only once the model is loaded)")
+    @app.get(READY_PATH, summary="Ready (200 only once every model is loaded)")
     async def ready(request: Request) -> Response:
         svc.authorize(request)
+        ms = svc.models
         if svc.ready:
-            return reply({"status": "ready"})
+            return reply({"status": "ready", "models": ms.names()})
         status = "failed" if svc.load_error else "loading"
-        return reply({"status": status, "error": svc.load_error}, 503,
-                     {"Retry-After": str(settings.retry_after_s)})
+        return reply({"status": status, "error": svc.load_error, "loaded": len(ms.models),
+                      "of": len(ms.engines)}, 503, {"Retry-After": str(settings.retry_after_s)})
 
-    @app.get(MODELS_PATH, summary="Model name, version, sha256 and execution providers")
+    @app.get(MODELS_PATH, summary="The served models: name, version, sha256, kind, scorer, "
+                                  "licence, execution providers, provenance, result fields")
     async def models(request: Request) -> Response:
         svc.authorize(request)
         if not svc.ready:
-            raise ServiceBusyError(svc.load_error or "the model is still loading")
-        return reply({"models": [svc.model_info], "provenance": svc.provenance})
+            raise ServiceBusyError(svc.load_error or "the models are still loading")
+        ms = svc.models
+        return reply({"models": [m.entry for m in ms.models], "default": ms.default.name,
+                      "provenance": ms.default.provenance})
 
     @app.get(METRICS_PATH, summary="Prometheus metrics")
     async def metrics(request: Request) -> Response:

@@ -4,9 +4,10 @@ Requests put variants on a bounded queue (:meth:`Batcher.submit`) and await one 
 variant.  A single asyncio task forms a batch as soon as ``max_batch`` variants wait, or when
 the oldest waiting variant has waited ``max_delay_ms``; it hands the batch to ONE dedicated
 worker thread (the model releases the GIL, so the event loop keeps serving) and resolves each
-future with its own result.  Variants of one batch may carry different groups (the engine
-settings of their request, e.g. ``(distance, mask)``): the worker calls the scoring function
-once per group.
+future with its own result.  Each variant carries a group (its request's model and engine
+settings, e.g. ``(model, distance, mask)``) and a batch holds one group only: the oldest
+waiting variant's, with the next variants of that group in queue order (the others keep their
+place), so one batch is one call of the scoring function and never mixes models.
 
 One bad variant never fails its batch or its request: if the scoring function raises for a
 group, the worker retries that group's variants one at a time and gives only the failing ones
@@ -68,10 +69,11 @@ class _Item:
 class Batcher:
     """Collects variants into batches for ``score_fn(group, variants) -> results``.
 
-    ``on_batch(size, seconds)`` (optional) is called in the event loop after each batch."""
+    ``on_batch(size, seconds, group)`` (optional) is called in the event loop after each
+    batch."""
 
     def __init__(self, score_fn: ScoreFn, settings: BatchSettings | None = None, *,
-                 on_batch: Callable[[int, float], None] | None = None):
+                 on_batch: Callable[[int, float, Hashable], None] | None = None):
         self.score_fn = score_fn
         self.settings = settings or BatchSettings()
         self.on_batch = on_batch
@@ -161,22 +163,35 @@ class Batcher:
                     await asyncio.wait_for(wakeup.wait(), timeout)
                 except asyncio.TimeoutError:
                     break
-            batch: list[_Item] = []
-            while self._pending and len(batch) < max_batch:
-                item = self._pending.popleft()
-                if not item.future.done():    # cancelled: its client went away
-                    batch.append(item)
+            batch = self._take(max_batch)
             if batch:
                 await self._dispatch(batch)
 
+    def _take(self, max_batch: int) -> list[_Item]:
+        """The next batch: up to ``max_batch`` waiting variants of the oldest one's group, in
+        queue order; variants of other groups keep their places.  Cancelled ones are dropped."""
+        batch: list[_Item] = []
+        others: list[_Item] = []
+        pending = self._pending
+        while pending and len(batch) < max_batch:
+            item = pending.popleft()
+            if item.future.done():            # cancelled: its client went away
+                continue
+            if not batch or item.group == batch[0].group:
+                batch.append(item)
+            else:
+                others.append(item)
+        pending.extendleft(reversed(others))
+        return batch
+
     async def _dispatch(self, batch: list[_Item]) -> None:
         t0 = time.perf_counter()
-        groups: dict[Hashable, list[Variant]] = {}
-        for item in batch:
-            groups.setdefault(item.group, []).append(item.variant)
+        group = batch[0].group
+        variants = [item.variant for item in batch]
         loop = asyncio.get_running_loop()
         try:
-            by_group = await loop.run_in_executor(self.executor, self._score_groups, groups)
+            results = await loop.run_in_executor(self.executor, self._score_group, group,
+                                                 variants)
         except BaseException as exc:  # noqa: BLE001 - the worker itself failed; answer everyone
             log.error("batch of %d variants failed: %s: %s", len(batch), type(exc).__name__,
                       exc)
@@ -186,32 +201,25 @@ class Batcher:
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return
-        cursor = {g: 0 for g in by_group}
-        for item in batch:
-            i = cursor[item.group]
-            cursor[item.group] = i + 1
+        for item, result in zip(batch, results):
             if not item.future.done():
-                item.future.set_result(by_group[item.group][i])
+                item.future.set_result(result)
         self.batches += 1
         if self.on_batch is not None:
-            self.on_batch(len(batch), time.perf_counter() - t0)
+            self.on_batch(len(batch), time.perf_counter() - t0, group)
 
-    def _score_groups(self, groups: dict[Hashable, list[Variant]]
-                      ) -> dict[Hashable, list[ScoreResult]]:
-        """In the worker thread: one scoring call per group, isolating failures."""
-        out = {}
-        for group, variants in groups.items():
-            try:
-                results = list(self.score_fn(group, variants))
-                if len(results) != len(variants):
-                    raise RuntimeError(f"scoring returned {len(results)} results for "
-                                       f"{len(variants)} variants")
-            except Exception as exc:  # noqa: BLE001 - isolate the variant that breaks it
-                log.warning("batch of %d failed (%s: %s); scoring its variants one by one",
-                            len(variants), type(exc).__name__, exc)
-                results = [self._score_one(group, v) for v in variants]
-            out[group] = results
-        return out
+    def _score_group(self, group: Hashable, variants: list[Variant]) -> list[ScoreResult]:
+        """In the worker thread: one scoring call for the batch, isolating failures."""
+        try:
+            results = list(self.score_fn(group, variants))
+            if len(results) != len(variants):
+                raise RuntimeError(f"scoring returned {len(results)} results for "
+                                   f"{len(variants)} variants")
+        except Exception as exc:  # noqa: BLE001 - isolate the variant that breaks it
+            log.warning("batch of %d failed (%s: %s); scoring its variants one by one",
+                        len(variants), type(exc).__name__, exc)
+            results = [self._score_one(group, v) for v in variants]
+        return results
 
     def _score_one(self, group: Hashable, v: Variant) -> ScoreResult:
         try:

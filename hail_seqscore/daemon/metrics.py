@@ -89,27 +89,42 @@ class Gauge(_Metric):
 class Histogram(_Metric):
     kind = "histogram"
 
-    def __init__(self, name, help_, buckets: Iterable[float]):
-        super().__init__(name, help_)
+    def __init__(self, name, help_, buckets: Iterable[float], labelnames: Sequence[str] = ()):
+        super().__init__(name, help_, labelnames)
         self.buckets = tuple(sorted(buckets)) + (math.inf,)
-        self.counts = [0] * len(self.buckets)
-        self.sum = 0.0
-        self.count = 0
+        #: per label values: [counts per bucket, sum, count]
+        self.series: dict[tuple[str, ...], list] = {} if labelnames else {(): self._new()}
 
-    def observe(self, value: float) -> None:
-        self.sum += value
-        self.count += 1
+    def _new(self) -> list:
+        return [[0] * len(self.buckets), 0.0, 0]
+
+    def observe(self, value: float, *labels: str) -> None:
+        k = self._key(labels)
+        series = self.series.get(k)
+        if series is None:
+            series = self.series[k] = self._new()
+        series[1] += value
+        series[2] += 1
         for i, b in enumerate(self.buckets):
             if value <= b:
-                self.counts[i] += 1
+                series[0][i] += 1
                 break
 
+    def count(self, *labels: str) -> int:
+        series = self.series.get(self._key(labels))
+        return series[2] if series else 0
+
     def render(self) -> list[str]:
-        lines, running = self.header(), 0
-        for b, c in zip(self.buckets, self.counts):
-            running += c
-            lines.append(f'{self.name}_bucket{{le="{_fmt(b)}"}} {running}')
-        lines += [f"{self.name}_sum {_fmt(self.sum)}", f"{self.name}_count {self.count}"]
+        lines = self.header()
+        for k, (counts, total, n) in sorted(self.series.items()):
+            running = 0
+            for b, c in zip(self.buckets, counts):
+                running += c
+                le = 'le="' + _fmt(b) + '"'
+                lines.append(f"{self.name}_bucket{_labels(self.labelnames, k, le)} {running}")
+            labels = _labels(self.labelnames, k)
+            lines += [f"{self.name}_sum{labels} {_fmt(total)}",
+                      f"{self.name}_count{labels} {n}"]
         return lines
 
 
@@ -122,33 +137,40 @@ class DaemonMetrics:
         self.requests = Counter(f"{p}_requests_total", "HTTP requests by route and status",
                                 ("route", "status"))
         self.variants = Counter(f"{p}_variants_total",
-                                "variants answered, by outcome (scored, error, cached)",
-                                ("outcome",))
+                                "variants answered, by model and outcome (scored, error, "
+                                "cached)", ("model", "outcome"))
         self.cache_hits = Counter(f"{p}_cache_hits_total", "variants answered from the cache")
         self.cache_misses = Counter(f"{p}_cache_misses_total", "variants not in the cache")
         self.disconnects = Counter(f"{p}_client_disconnects_total",
                                    "requests whose client went away before the answer")
         self.rejected = Counter(f"{p}_rejected_total", "requests refused, by reason",
                                 ("reason",))
-        self.batch_size = Histogram(f"{p}_batch_size", "variants per model batch", BATCH_BUCKETS)
+        self.batch_size = Histogram(f"{p}_batch_size",
+                                    "variants per model batch (one model per batch)",
+                                    BATCH_BUCKETS)
+        self.batches = Counter(f"{p}_batches_total", "model batches, by model", ("model",))
         self.batch_seconds = Histogram(f"{p}_batch_seconds", "time to score one batch",
                                        LATENCY_BUCKETS)
         self.latency = Histogram(f"{p}_request_latency_seconds",
-                                 "POST /v1/score latency, body read to response", LATENCY_BUCKETS)
+                                 "POST /v1/score latency, body read to response, by model",
+                                 LATENCY_BUCKETS, ("model",))
         self.queue_depth = Gauge(f"{p}_queue_depth", "variants waiting for a batch", queue_depth)
         self.cache_entries = Gauge(f"{p}_cache_entries", "results held in the cache",
                                    cache_entries)
-        self.ready = Gauge(f"{p}_ready", "1 once the model is loaded")
+        self.ready = Gauge(f"{p}_ready", "1 once every model is loaded")
 
-    def observe_batch(self, size: int, seconds: float) -> None:
+    def observe_batch(self, size: int, seconds: float, model: str | None = None) -> None:
         self.batch_size.observe(size)
         self.batch_seconds.observe(seconds)
+        if model is not None:
+            self.batches.inc(1, model)
 
     def render(self) -> str:
         lines: list[str] = []
         for m in (self.requests, self.variants, self.cache_hits, self.cache_misses,
-                  self.disconnects, self.rejected, self.batch_size, self.batch_seconds,
-                  self.latency, self.queue_depth, self.cache_entries, self.ready):
+                  self.disconnects, self.rejected, self.batch_size, self.batches,
+                  self.batch_seconds, self.latency, self.queue_depth, self.cache_entries,
+                  self.ready):
             lines += m.render()
         return "\n".join(lines) + "\n"
 

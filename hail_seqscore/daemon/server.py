@@ -23,6 +23,7 @@ import socket
 import stat
 import sys
 from dataclasses import dataclass
+from typing import Sequence
 
 from ..engine import Engine
 from ..errors import ConfigError
@@ -105,8 +106,10 @@ def uvicorn_config(app, listen: ListenSettings, settings: ServeSettings | None =
     )
 
 
-def serve(engine: Engine, settings: ServeSettings, listen: ListenSettings) -> int:
-    """Serve until SIGTERM/SIGINT; returns the exit code."""
+def serve(engines: Engine | Sequence[Engine], settings: ServeSettings,
+          listen: ListenSettings) -> int:
+    """Serve ``engines`` (one per model, the first the default) until SIGTERM/SIGINT; returns
+    the exit code (69 when a model cannot be loaded or served)."""
     import uvicorn
 
     check_bind(listen.host, settings.token)
@@ -131,11 +134,11 @@ def serve(engine: Engine, settings: ServeSettings, listen: ListenSettings) -> in
             if captured:
                 self.stop_signal = captured.pop()
 
-    app = create_app(engine, settings, on_fatal=on_fatal)
+    app = create_app(engines, settings, on_fatal=on_fatal)
     server = _Server(uvicorn_config(app, listen, settings))
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    print(f"seqscore serve: listening on http://{shown}:{port} (model loading; "
+    print(f"seqscore serve: listening on http://{shown}:{port} (models loading; "
           f"GET /v1/ready says when)", file=sys.stderr, flush=True)
     server.run(sockets=[sock])
     if failure:
