@@ -239,3 +239,40 @@ def test_errors_from_the_engine_pass_through():
         return out
 
     assert [r.error.code for r in run(main())] == ["REF_MISMATCH"] * 2
+
+
+def test_a_batch_holds_one_group_and_the_others_keep_their_order():
+    rec = Recorder()
+    seen = []
+
+    async def main():
+        b = Batcher(rec, BatchSettings(max_batch=64, max_delay_ms=50),
+                    on_batch=lambda n, s, g: seen.append((g, n)))
+        await b.start()
+        # interleaved requests of two groups (two models), all waiting in one batching delay
+        futs = [b.submit(g, variants(2, start=10 * k)) for k, g in enumerate((0, 7, 0, 7, 0))]
+        out = [await asyncio.gather(*f) for f in futs]
+        await b.stop()
+        return out
+
+    out = run(main())
+    assert [(g, n) for g, n, _ in rec.calls] == [(0, 6), (7, 4)]
+    assert seen == [(0, 6), (7, 4)]
+    for k, (g, res) in enumerate(zip((0, 7, 0, 7, 0), out)):
+        assert [r.scores[0].ds_ag for r in res] == [g + (10 * k + i) / 1000 for i in (0, 1)]
+
+
+def test_a_full_batch_of_one_group_leaves_the_rest_queued_in_order():
+    rec = Recorder()
+
+    async def main():
+        b = Batcher(rec, BatchSettings(max_batch=3, max_delay_ms=50))
+        await b.start()
+        futs = (b.submit(1, variants(2)) + b.submit(2, variants(2, 10))
+                + b.submit(1, variants(2, 20)))
+        await asyncio.gather(*futs)
+        await b.stop()
+
+    run(main())
+    # the oldest group first; then the next oldest waiting variant's group
+    assert [(g, n) for g, n, _ in rec.calls] == [(1, 3), (2, 2), (1, 1)]

@@ -201,3 +201,39 @@ def test_protocol_and_client_import_no_framework_or_runtime():
             "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_cap_for_gives_the_named_models_cap_and_refuses_unknown_models_first():
+    caps = {None: 10, "a": 10, "b": 3}
+    seen = []
+
+    def cap_for(model):
+        seen.append(model)
+        if model not in caps:
+            raise RequestError(f"model: this server does not serve {model!r}", field="model")
+        return caps[model]
+
+    long_ = {**V, "ref": "GGGG", "alt": "G"}
+    assert parse_score_request({"variants": [long_]}, cap_for=cap_for).errors == (None,)
+    req = parse_score_request({"variants": [long_], "model": "b"}, cap_for=cap_for)
+    assert req.errors[0].code == "ALLELE_TOO_LONG" and "cap of 3 bp" in req.errors[0].message
+    with pytest.raises(RequestError) as info:     # before the malformed variant is looked at
+        parse_score_request({"variants": [{"chrom": 1}], "model": "c"}, cap_for=cap_for)
+    assert info.value.field == "model"
+    assert seen == [None, "b", "c"]
+
+
+def test_result_schemas_are_data_describing_each_served_record():
+    from hail_seqscore.protocol import (GENE_SCORE_SCHEMA, RESULT_SCHEMAS, result_schema,
+                                        served_kinds)
+
+    splice = result_schema("splice", "openspliceai")
+    assert splice is result_schema("splice", "spliceai") and result_schema("splice",
+                                                                           "pangolin") is None
+    assert [f["name"] for f in splice["fields"]] == list(GeneScore.__slots__)
+    assert list(ScoreResult(Variant("1", 1, "A", "C"), (GeneScore(
+        "G", "+", 0.1, 0, 0, 0, 1, 2, 3, 4),)).to_dict()["scores"][0]) == \
+        [f["name"] for f in splice["fields"]]
+    json.dumps(RESULT_SCHEMAS[("splice", "spliceai")])            # plain JSON data
+    assert GENE_SCORE_SCHEMA["properties"]["dp_al"]["type"] == ["integer", "null"]
+    assert served_kinds() == "splice/spliceai, splice/openspliceai"

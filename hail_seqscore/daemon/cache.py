@@ -1,7 +1,9 @@
 """A bounded LRU of scored variants, keyed by everything that decides a score.
 
-The key is (model sha256, reference, annotation sha256, distance, mask, variant): a cached
-result is only reused for the same model file, reference, gene table and settings.  The
+The key is (namespace, params, variant); the daemon's params are (the model's identity —
+its sha256, reference, gene table and its sha256 —, distance, mask), so a cached result is only
+reused for the same model file, reference, gene table and settings, and a daemon serving
+several models never answers one model's request with another's score.  The
 variant part is normalised as the engine resolves it: a contig and its aliases (``chr21`` /
 ``21``, ``chrM`` / ``MT`` / ``M``, see :func:`genome.contig_aliases`) are one contig, and REF/ALT
 are compared upper-cased; a hit is answered with the variant as this request spelled it.
