@@ -44,3 +44,33 @@ def test_daemon_equals_engine_on_real_variants(shared_data, spliceai_model):
     assert masked == Engine(cfg).score(vs[:4], distance=500, mask=True)
     assert want[-1].error.code == "REF_MISMATCH"
     assert sum(1 for r in want if r.scores) > 10
+
+
+def test_spliceai_and_openspliceai_served_side_by_side(shared_data, spliceai_model, tmp_path):
+    from hail_seqscore.cli import main
+
+    if not default_model_path("openspliceai").is_file():
+        pytest.skip("openspliceai is not exported: seqscore export openspliceai --from DIR")
+    d = shared_data / "grch38_chr21"
+    vs = read_vcf(d / "dbsnp_snvs.vcf", 6) + read_vcf(d / "indels.vcf", 4)
+    ref, ann = str(d / "chr21.fa.gz"), str(d / "genes.grch38.spliceai.txt")
+    vcf = tmp_path / "in.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=21,length=46709983>\n"
+                   "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                   + "".join(f"{v.contig}\t{v.pos}\t.\t{v.ref}\t{v.alt}\t.\t.\t.\n" for v in vs))
+    with Daemon(["--model", "spliceai", "--model", "openspliceai", "-R", ref, "-A", ann]) as dm:
+        c = dm.client()
+        assert [(m["name"], m["scorer"]) for m in c.models()] == [
+            ("spliceai", "spliceai"), ("openspliceai", "openspliceai")]
+        for name in ("spliceai", "openspliceai"):
+            want = Engine(EngineConfig(model=name, reference=ref, annotation=ann)).score(vs)
+            assert c.score(vs, model=name) == want
+        out = tmp_path / "remote.vcf"
+        assert main(["score", "-I", str(vcf), "-O", str(out), "--server", dm.url,
+                     "--model", "openspliceai", "-q"]) == 0
+    local = tmp_path / "local.vcf"
+    assert main(["score", "-I", str(vcf), "-O", str(local), "-R", ref, "-A", ann,
+                 "--model", "openspliceai", "-q"]) == 0
+    body = [line for line in out.read_text().splitlines() if not line.startswith("#")]
+    assert len(body) == len(vs) and all("OpenSpliceAI=" in line for line in body[:6])
+    assert body == [line for line in local.read_text().splitlines() if not line.startswith("#")]
