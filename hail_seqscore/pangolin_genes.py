@@ -14,12 +14,17 @@ variant at 1-based ``pos``:
 * each gene's **annotated sites**: the start and the end (1-based, as written in the GTF) of
   every kept exon line whose ``gene_id`` is the gene's — every transcript's, so the
   transcript starts and ends are sites too.  The exons are in the order gffutils lists a
-  gene's children (by their ids ``exon_1``, ``exon_2`` … in the order the lines were kept,
-  compared as text: ``exon_10`` before ``exon_2``), which matters only for ``--score_exons``.
+  gene's children: by their ids ``exon_1``, ``exon_2`` … (numbered in the order the lines were
+  kept) compared as text, ``exon_10`` before ``exon_2``.  That order matters only for
+  ``--score_exons``; it is SQLite's for any real annotation (a database of a few dozen
+  features is read in file order instead).
 
-Order of genes on a strand: by gene start, then end, then file order.  That is SQLite's order
-for a database of several contigs (it then reads the (seqid, start, end) index); a database of
-a single contig is read in file order instead, the same for a position-sorted GTF.
+Order of genes on a strand: by gene start, then end, then file order.  gffutils' query has no
+ORDER BY, so this is SQLite's plan: a database of several contigs is read through the (seqid,
+start, end) index, i.e. in this order; one of a single contig (like the chr21 test GTFs)
+through the feature-type index, i.e. in file order — the same for a position-sorted GTF, and
+it matters only for genes on the same strand (their order in the output and the masking
+carried from one to the next).
 
 Two genes with the same ``gene_id`` make ``create_db.py`` fail; here they are an
 :class:`AnnotationError`, as is a gene line without ``gene_id``.  GFF3 is not read (the

@@ -95,11 +95,18 @@ def test_genes_by_strand_then_start_end_and_file_order(tmp_path):
 
 
 def test_exons_in_gffutils_child_order(tmp_path):
-    """Children come by id, ``exon_<n>`` in the order exons were kept, compared as text."""
+    """Children come by id, ``exon_<n>`` in the order exons were kept, compared as text (20
+    filler genes make the database big enough for SQLite to read the relations index, as it
+    does for any real annotation; a database of a few dozen features is read in file order)."""
     lines = [_line("gene", 1, 10_000, "-", "G")]
     lines += [_line("exon", 100 * k + 1, 100 * k + 50, "-", "G", "T", CANON) for k in range(11)]
     lines.insert(3, _line("exon", 5000, 5001, "-", "G", "U"))     # dropped: not canonical
-    (g,) = read_pangolin_gtf(_gtf(tmp_path, lines)).genes("21")
+    for n in range(20):
+        start = 20_000 + 1000 * n
+        lines.append(_line("gene", start, start + 500, "+", f"F{n}"))
+        lines += [_line("exon", start + 10 * k, start + 10 * k + 5, "+", f"F{n}", f"F{n}.1", CANON)
+                  for k in range(3)]
+    g = read_pangolin_gtf(_gtf(tmp_path, lines)).genes("21")[0]
     order = [0, 9, 10, 1, 2, 3, 4, 5, 6, 7, 8]   # exon_1, exon_10, exon_11, exon_2, …
     assert g.site_pos.tolist() == [p for k in order for p in (100 * k + 1, 100 * k + 50)]
 
