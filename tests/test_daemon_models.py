@@ -237,3 +237,27 @@ def test_score_through_the_server_writes_the_chosen_models_info_key(daemon, toy,
         assert all(f"\t{key}=" in line for line in records)
         assert records == [line for line in local.read_text().splitlines()
                            if not line.startswith("#")]
+
+
+def test_score_through_the_server_without_model_uses_the_daemons_default(daemon, toy, tmp_path,
+                                                                          capsys):
+    """No --model: the daemon's default (the first --model it was started with) scores and
+    its INFO key is written; a --model the daemon does not serve is a bad setting (64) named
+    before any output is made."""
+    seq = toy["seq"]
+    vcf = tmp_path / "in.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=1,length=6000>\n"
+                   "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                   f"1\t1600\t.\t{seq[1599]}\t{'A' if seq[1599] != 'A' else 'C'}\t.\t.\t.\n")
+    out = tmp_path / "out.vcf"
+    assert main(["score", "-I", str(vcf), "-O", str(out), "--server", daemon.url, "-q"]) == 0
+    default = [m for m in daemon.client().models() if m["default"]][0]
+    key = {"spliceai": "SpliceAI", "openspliceai": "OpenSpliceAI"}[default["scorer"]]
+    assert f"\t{key}=" in out.read_text()
+    capsys.readouterr()
+    missing = tmp_path / "never.vcf"
+    assert main(["score", "-I", str(vcf), "-O", str(missing), "--server", daemon.url,
+                 "--model", "not-served", "-q"]) == 64
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not-served" in err and "serves" in err
+    assert not missing.exists()

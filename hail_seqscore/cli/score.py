@@ -54,9 +54,9 @@ def add_parser(sub) -> None:
     p.add_argument("-M", dest="mask", metavar="MASK", type=int, choices=(0, 1), default=0,
                    help="1 = mask scores of annotated acceptor/donor gain and unannotated "
                         "loss (default: 0)")
-    p.add_argument("--model", default="spliceai",
+    p.add_argument("--model", default=None,
                    help="model name (exported with `seqscore export`) or path to an .onnx file "
-                        "(default: spliceai)")
+                        "(default: spliceai; with --server, the daemon's default model)")
     p.add_argument("--server", metavar="URL",
                    help="score through a running `seqscore serve` daemon at URL instead of "
                         "in this process")
@@ -147,7 +147,7 @@ def _engine_scorer(args: argparse.Namespace):
     if not args.reference:
         raise ConfigError("-R REFERENCE is required (or --server URL)")
     engine = Engine(EngineConfig(
-        model=args.model, reference=args.reference, annotation=args.annotation,
+        model=args.model or "spliceai", reference=args.reference, annotation=args.annotation,
         distance=args.distance, mask=bool(args.mask), batch_size=args.batch_size,
         threads=args.threads, pad_edges=args.pad_edges, score_complex=args.score_complex,
         strategy=args.strategy, precision=args.precision,
@@ -168,9 +168,16 @@ def _server_scorer(args: argparse.Namespace):
         served = client.models()     # reachable, token accepted: before any output is made
     except UnauthorizedError as exc:
         raise UnauthorizedError(_token_hint(exc.message)) from None
-    chosen = [m for m in served if args.model == m.get("name")
-              or args.model in (m.get("aliases") or ())]
-    scorer = (chosen or served or [{}])[0].get("scorer", "spliceai")
+    if args.model is None:          # the daemon's default model
+        chosen = [m for m in served if m.get("default")] or served[:1]
+    else:
+        chosen = [m for m in served if args.model == m.get("name")
+                  or args.model in (m.get("aliases") or ())]
+        if not chosen:
+            names = ", ".join(str(m.get("name")) for m in served)
+            raise ConfigError(f"--model {args.model}: the daemon at {args.server} serves "
+                              f"{names or 'no model'}; name one of them or leave --model out")
+    scorer = (chosen or [{}])[0].get("scorer", "spliceai")
 
     def score(variants):   # one result per variant, as in process (see Client.score)
         return client.score(variants, distance=args.distance, mask=bool(args.mask),
