@@ -4,7 +4,7 @@ Part of hail-seqscore.  Licensed under the Apache License, Version 2.0.
 
 =head1 NAME
 
-SeqScore - SpliceAI-style scores computed on the fly by a seqscore daemon
+SeqScore - SpliceAI and OpenSpliceAI scores computed on the fly by a seqscore daemon
 
 =head1 SYNOPSIS
 
@@ -13,12 +13,20 @@ SeqScore - SpliceAI-style scores computed on the fly by a seqscore daemon
  ./vep -i variants.vcf --safe --plugin SeqScore,url=http://127.0.0.1:8642
  ./vep -i variants.vcf --safe --plugin SeqScore,url=http://127.0.0.1:8642,cutoff=0.5,split_output=1
 
+ # two models side by side, one daemon serving both
+ seqscore serve --model spliceai --model openspliceai -R GRCh38.fa.gz -A grch38 --port 8642 &
+ ./vep -i variants.vcf --safe --plugin SeqScore,model=spliceai --plugin SeqScore,model=openspliceai
+
 =head1 DESCRIPTION
 
  A VEP plugin that asks a running C<seqscore serve> daemon (hail-seqscore) for
- SpliceAI delta scores of every allele VEP sees: SNVs, MNVs and indels of any
- length SpliceAI scores, with no precomputed score files.  The output fields
- are those of VEP's own SpliceAI plugin, so filters written for it keep working.
+ the delta scores of every allele VEP sees: SNVs, MNVs and indels of any length
+ the model scores, with no precomputed score files.  The fields are named after
+ the tool whose output the model reproduces (the C<scorer> the daemon lists in
+ GET /v1/models): SpliceAI and CI-SpliceAI models write the fields of VEP's own
+ SpliceAI plugin (SpliceAI_pred, ...), so filters written for it keep working;
+ OpenSpliceAI models write OpenSpliceAI_pred, ... in the same format.  A model
+ scored otherwise (e.g. Pangolin) is refused in new().
 
  Batching: the plugin sends one HTTP request per VEP input buffer (all alleles
  in it, split into requests of at most C<batch> alleles) over one kept-alive
@@ -36,13 +44,18 @@ SeqScore - SpliceAI-style scores computed on the fly by a seqscore daemon
 
  url          : daemon base URL (default http://127.0.0.1:8642); proxies are
                 ignored for loopback addresses
- model        : model name the daemon serves (default: the daemon's default)
+ model        : model name the daemon serves (default: the daemon's default, the
+                first it lists); new() dies if the daemon does not serve it
+ prefix       : field name stem replacing the tool's name: prefix=SeqScore gives
+                SeqScore_pred, SeqScore_pred_DS_AG, ..., SeqScore_cutoff,
+                SeqScore_error (JSON key SeqScore); for running beside VEP's
+                SpliceAI plugin, or two SpliceAI-format models side by side
  distance     : SpliceAI -D, 0-4999 (default: the daemon's setting, 50)
  mask         : SpliceAI -M, 0 or 1 (default: the daemon's setting, 0)
- cutoff       : 0-1; adds SpliceAI_cutoff = PASS if the largest DS (as
-                printed, 2 decimals) >= cutoff, FAIL otherwise
- split_output : 1 = one field per score (SpliceAI_pred_DS_AG, ...); always on
-                for VCF output
+ cutoff       : 0-1; adds TOOL_cutoff = PASS if the largest DS (as printed,
+                2 decimals) >= cutoff, FAIL otherwise
+ split_output : 1 = one field per score (TOOL_pred_DS_AG, ...); always on for
+                VCF output
  batch        : most alleles in one HTTP request (default 500; 1 = one
                 request per variant)
  timeout      : seconds to wait for one HTTP answer (default 1800: a request of
@@ -51,15 +64,24 @@ SeqScore - SpliceAI-style scores computed on the fly by a seqscore daemon
 
 =head1 OUTPUT FIELDS
 
- SpliceAI_pred        SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL
+ TOOL is SpliceAI (SpliceAI, CI-SpliceAI models) or OpenSpliceAI (OpenSpliceAI
+ models), or the prefix= given.
+
+ TOOL_pred            SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL
                       (tab/default output without split_output)
- SpliceAI_pred_SYMBOL, SpliceAI_pred_DS_AG ... SpliceAI_pred_DP_DL
+ TOOL_pred_SYMBOL, TOOL_pred_DS_AG ... TOOL_pred_DP_DL
                       (split_output=1, and VCF output)
- SpliceAI             JSON output: {SYMBOL, DS_AG, ..., DP_DL[, SpliceAI_cutoff]}
- SpliceAI_cutoff      PASS/FAIL (with cutoff=X)
- SeqScore_error       CODE:message when the variant could not be scored
+ TOOL                 JSON output: {SYMBOL, DS_AG, ..., DP_DL[, TOOL_cutoff]}
+ TOOL_cutoff          PASS/FAIL (with cutoff=X)
+ TOOL_error           CODE:message when the variant could not be scored
                       (REF_MISMATCH, NEAR_CONTIG_END, DAEMON_UNAVAILABLE,
-                      MODEL_CHANGED, ...)
+                      MODEL_CHANGED, ...); named SeqScore_error when TOOL is
+                      SpliceAI (as before)
+
+ Each field's header line names the plugin version, the model's name, version,
+ sha256 and source, the daemon, its gene table, distance and mask.  Two
+ SeqScore lines of one run must write different fields (two models of different
+ tools, or prefix= on one); new() dies when they would not.
 
  DS are printed with 2 decimals and DP in bp, as SpliceAI writes them; "." for
  alleles SpliceAI leaves unscored (MNVs, complex indels).  Scores go to the
@@ -72,9 +94,9 @@ SeqScore - SpliceAI-style scores computed on the fly by a seqscore daemon
  naming the URL and the cause (with --safe VEP stops); a daemon still loading
  its model is waited for.  Daemon lost mid-run: each request is retried (0.5,
  1, 2 s apart; 503 answers after their Retry-After), then the alleles of that
- request get SeqScore_error=DAEMON_UNAVAILABLE:... and one warning is printed;
+ request get TOOL_error=DAEMON_UNAVAILABLE:... and one warning is printed;
  later buffers try again once each, so a restarted daemon is picked up.  A
- daemon restarted with another model: SeqScore_error=MODEL_CHANGED.  A request
+ daemon restarted with another model: TOOL_error=MODEL_CHANGED.  A request
  the daemon finds too large (413) is split in halves.
 
 =head1 EXAMPLES
@@ -101,17 +123,23 @@ use Time::HiRes ();
 use Bio::EnsEMBL::Variation::Utils::BaseVepPlugin;
 use base qw(Bio::EnsEMBL::Variation::Utils::BaseVepPlugin);
 
-our $VERSION = '0.1.0';
+our $VERSION = '0.2.0';
 
 my @DS_KEYS = qw(DS_AG DS_AL DS_DG DS_DL);
 my @DP_KEYS = qw(DP_AG DP_AL DP_DG DP_DL);
-my @PARAMS = qw(url model distance mask cutoff split_output batch timeout token_file);
+my @PARAMS = qw(url model prefix distance mask cutoff split_output batch timeout token_file);
 my %DEFAULTS = (url => 'http://127.0.0.1:8642', batch => 500, timeout => 1800, split_output => 0);
 my @BACKOFF = (0.5, 1, 2);           # seconds between attempts after a lost connection
 my $MAX_BUSY_RETRIES = 20;           # 503 answers (queue full) retried this often
 my $MAX_RETRY_AFTER = 30;            # cap on a daemon's Retry-After, seconds
 my $CACHE_MIN = 10_000;              # the result cache holds max(this, 4 x batch) alleles
 my $JSON = JSON::PP->new->utf8->canonical;
+
+# The fields of each scorer the plugin can write (a model's `scorer` in GET /v1/models): named
+# after the tool whose output the model reproduces, as that tool's VEP plugin or VCF names them.
+# CI-SpliceAI writes SpliceAI's format and is scored as `spliceai`.
+my %TOOLS = (spliceai => 'SpliceAI', openspliceai => 'OpenSpliceAI');
+my $DEFAULT_ERROR_FIELD = 'SeqScore_error';
 
 # ---- parameters --------------------------------------------------------------------------------
 
@@ -145,6 +173,11 @@ sub check_params {
   if (defined $o{model}) {
     die "ERROR: SeqScore: model must be a model name (letters, digits, . _ -), got '$o{model}'\n"
       unless $o{model} =~ /^[A-Za-z0-9._-]+$/;
+  }
+  if (defined $o{prefix}) {
+    die "ERROR: SeqScore: prefix must be a field name (a letter, then letters, digits or _, not ending "
+      . "in _; the fields become PREFIX_pred, PREFIX_pred_DS_AG, ..., PREFIX_error), got '$o{prefix}'\n"
+      unless $o{prefix} =~ /^[A-Za-z][A-Za-z0-9_]{0,63}$/ && $o{prefix} !~ /_$/;
   }
   if (defined $o{distance}) {
     die "ERROR: SeqScore: distance must be an integer from 0 to 4999, got '$o{distance}'\n"
@@ -201,12 +234,20 @@ sub new {
   $self->{cache} = SeqScore::Cache->new(max($CACHE_MIN, 4 * $self->{opt}{batch}));
   $self->{stats} = { requests => 0, alleles => 0, prefetches => 0, fallbacks => 0 };
   $self->{provenance} = $self->_check_daemon;
+
+  my $m = $self->{provenance};
+  $self->{tool} = tool_for_model($m, $self->{client}{base});
+  $self->{names} = field_names($self->{tool}, $self->{opt}{prefix});
+  $self->{tag} = $self->{names}{error} eq $DEFAULT_ERROR_FIELD ? 'SeqScore' : "SeqScore ($self->{names}{stem})";
+  $self->{opt}{model} = $m->{name};    # every request names the model this run started with
+  claim_fields($config, $self->{names}, join(',', @{ $self->params }), $m->{name});
   return $self;
 }
 
 sub feature_types { return ['Transcript'] }
 
-# Dies unless the daemon answers /v1/ready and serves the requested model; returns its provenance.
+# Dies unless the daemon answers /v1/ready and serves the requested model; returns that model's
+# entry of GET /v1/models ({name, version, sha256, kind, scorer, ...}).
 sub _check_daemon {
   my $self = shift;
   my $c = $self->{client};
@@ -235,15 +276,8 @@ sub _check_daemon {
   $r = $c->request('GET', '/v1/models');
   die sprintf("ERROR: SeqScore: GET %s/v1/models failed: %s\n", $c->{base}, describe_failure($r))
     unless $r->{status} == 200 && $r->{data};
-  my $models = ref $r->{data} eq 'ARRAY' ? $r->{data} : ($r->{data}{models} || []);
-  die "ERROR: SeqScore: $c->{base}/v1/models lists no model\n" unless @$models;
-  my $want = $self->{opt}{model};
-  my ($model) = defined $want ? grep { ($_->{name} || '') eq $want } @$models : ($models->[0]);
-  unless ($model) {
-    die sprintf("ERROR: SeqScore: the daemon at %s does not serve model '%s' (it serves: %s)\n",
-                $c->{base}, $want, join(', ', map { $_->{name} || '?' } @$models));
-  }
-  $self->{daemon_provenance} = ref $r->{data} eq 'HASH' && ref $r->{data}{provenance} eq 'HASH' ? $r->{data}{provenance} : {};
+  my ($model, $prov) = pick_model($r->{data}, $self->{opt}{model}, $c->{base});
+  $self->{daemon_provenance} = $prov;
   $c->forget_connection;   # so forked VEP processes never share the start-up socket
   $c->{http}->timeout($t);
   return $model;
@@ -252,9 +286,11 @@ sub _check_daemon {
 sub get_header_info {
   my $self = shift;
   my $m = $self->{provenance} || {};
-  my $prov = sprintf('SeqScore plugin %s, model %s %s (sha256 %s), daemon %s',
-                     $VERSION, $m->{name} // '?', $m->{version} // '?',
-                     substr($m->{sha256} || '?', 0, 16), $self->{client}{base});
+  my $n = $self->{names};
+  my $tool = $self->{tool};
+  my $prov = sprintf('SeqScore plugin %s, model %s %s (sha256 %s%s), daemon %s',
+                     $VERSION, $m->{name} // '?', $m->{version} // '?', $m->{sha256} || '?',
+                     ($m->{source} ? "; from $m->{source}" : ''), $self->{client}{base});
   my %o = %{ $self->{opt} };
   my $dp = $self->{daemon_provenance} || {};
   if (defined $dp->{annotation}) {
@@ -267,21 +303,25 @@ sub get_header_info {
   $prov .= ', mask ' . ($mask ? 1 : 0) if defined $mask;
   my %h;
   if ($self->{mode} eq 'joined') {
-    $h{SpliceAI_pred} = "SpliceAI-style delta scores (DS) and positions (DP) for acceptor gain (AG), "
-      . "acceptor loss (AL), donor gain (DG) and donor loss (DL), computed on the fly ($prov). "
-      . "Format: SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL";
+    $h{ $n->{pred} } = "$tool delta scores (DS) and positions (DP) for acceptor gain (AG), "
+      . "acceptor loss (AL), donor gain (DG) and donor loss (DL), as $tool writes them, computed on the fly "
+      . "($prov). Format: SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL";
+  }
+  elsif ($self->{mode} eq 'json') {
+    $h{ $n->{json} } = "$tool delta scores and positions, computed on the fly ($prov). "
+      . "Keys: SYMBOL, DS_AG, DS_AL, DS_DG, DS_DL, DP_AG, DP_AL, DP_DG, DP_DL";
   }
   else {
     my %what = (AG => 'acceptor gain', AL => 'acceptor loss', DG => 'donor gain', DL => 'donor loss');
-    $h{SpliceAI_pred_SYMBOL} = "gene symbol the SpliceAI scores refer to ($prov)";
+    $h{ $n->{split} . 'SYMBOL' } = "gene symbol the $tool scores refer to ($prov)";
     for my $t (sort keys %what) {
-      $h{"SpliceAI_pred_DS_$t"} = "SpliceAI delta score (0-1) for $what{$t} ($prov)";
-      $h{"SpliceAI_pred_DP_$t"} = "SpliceAI delta position (bp from the variant) of the $what{$t} ($prov)";
+      $h{ $n->{split} . "DS_$t" } = "$tool delta score (0-1) for $what{$t} ($prov)";
+      $h{ $n->{split} . "DP_$t" } = "$tool delta position (bp from the variant) of the $what{$t} ($prov)";
     }
   }
-  $h{SpliceAI_cutoff} = "PASS if the largest SpliceAI delta score is >= $o{cutoff}, FAIL otherwise"
+  $h{ $n->{cutoff} } = "PASS if the largest $tool delta score is >= $o{cutoff}, FAIL otherwise ($prov)"
     if defined $o{cutoff};
-  $h{SeqScore_error} = "Why the SpliceAI scores of this allele are missing: CODE:message ($prov)";
+  $h{ $n->{error} } = "Why the $tool scores of this allele are missing: CODE:message ($prov)";
   return \%h;
 }
 
@@ -291,8 +331,9 @@ sub run {
   my $allele = $tva->can('variation_feature_seq') ? $tva->variation_feature_seq : undef;
   return {} unless defined $allele;
 
+  my $err_field = $self->{names}{error};
   my ($var, $err) = vcf_variant($vf, $allele);
-  return error_fields($self->{mode}, $err) if $err;
+  return error_fields($self->{mode}, $err, $err_field) if $err;
   my $key = variant_key($var);
 
   my $res = $self->{cache}->get($key) || $self->{transient}{$key};
@@ -301,13 +342,13 @@ sub run {
     $res = $self->{cache}->get($key) || $self->{transient}{$key};
   }
   return {} unless $res;
-  return error_fields($self->{mode}, $res->{error}) if $res->{error};
+  return error_fields($self->{mode}, $res->{error}, $err_field) if $res->{error};
 
   my $transcript = $tva->can('transcript') ? $tva->transcript : undef;
   my $symbol = $transcript ? ($transcript->{_gene_symbol} || $transcript->{_gene_hgnc}) : undef;
   return {} unless defined $symbol;
   for my $gs (@{ $res->{scores} || [] }) {
-    return format_fields($gs, $self->{mode}, $self->{opt}{cutoff})
+    return format_fields($gs, $self->{mode}, $self->{opt}{cutoff}, $self->{names})
       if defined $gs->{gene} && $gs->{gene} eq $symbol;
   }
   return {};
@@ -363,7 +404,7 @@ sub _score_chunk {
   if ($error->{code} eq 'PAYLOAD_TOO_LARGE' && @$chunk > 1) {
     my $half = int(@$chunk / 2);
     if ($half < $self->{opt}{batch}) {
-      warn "SeqScore: the daemon refused " . scalar(@$chunk) . " alleles in one request (413); "
+      warn "$self->{tag}: the daemon refused " . scalar(@$chunk) . " alleles in one request (413); "
          . "sending at most $half per request from now on\n" unless $self->{quiet};
       $self->{opt}{batch} = $half;
     }
@@ -390,13 +431,13 @@ sub _score {
       if ($results && defined $sha && defined $want && $sha ne $want) {
         my $msg = "the daemon at $c->{base} now serves model sha256 $sha, not the $want this run started with "
                 . "(its header names that one); restart VEP";
-        warn "SeqScore: $msg\n" unless $self->{model_changed}++;
+        warn "$self->{tag}: $msg\n" unless $self->{model_changed}++;
         return (undef, { code => 'MODEL_CHANGED', message => $msg });
       }
       if ($results) {
         $self->{stats}{alleles} += @$variants;
         if ($self->{lost}) {
-          warn "SeqScore: the seqscore daemon at $c->{base} answers again\n" unless $self->{quiet};
+          warn "$self->{tag}: the seqscore daemon at $c->{base} answers again\n" unless $self->{quiet};
           $self->{lost} = 0;
         }
       }
@@ -417,13 +458,20 @@ sub _score {
       next;
     }
     # a definite answer the daemon will repeat (400, 401, 413, 500, ...): no retry
+    if ($r->{status} == 400 && ref $r->{data} eq 'HASH' && ref $r->{data}{error} eq 'HASH'
+        && ($r->{data}{error}{field} || '') eq 'model') {
+      my $msg = "the daemon at $c->{base} no longer serves model '$self->{opt}{model}' this run started with "
+              . "(its header names that one): " . describe_failure($r) . "; restart VEP";
+      warn "$self->{tag}: $msg\n" unless $self->{model_changed}++;
+      return (undef, { code => 'MODEL_CHANGED', message => $msg });
+    }
     return (undef, error_from_response($r));
   }
   my $msg = sprintf('no answer from the seqscore daemon at %s after %d attempt%s (%s)',
                     $c->{base}, $lost_tries + $busy_tries, ($lost_tries + $busy_tries == 1 ? '' : 's'),
                     describe_failure($last));
   unless ($self->{lost}) {
-    warn "SeqScore: $msg; the alleles of this buffer carry SeqScore_error=DAEMON_UNAVAILABLE. "
+    warn "$self->{tag}: $msg; the alleles of this buffer carry $self->{names}{error}=DAEMON_UNAVAILABLE. "
        . "Restart the daemon (later buffers try again) or stop VEP.\n";
     $self->{lost} = 1;
   }
@@ -435,9 +483,10 @@ sub finish {
   my $s = $self->{stats};
   return if $self->{quiet} || !$s->{requests};
   warn sprintf("SeqScore: %d alleles scored in %d HTTP requests over %d connections "
-             . "(%d buffer prefetches, %d per-variant requests)\n",
+             . "(%d buffer prefetches, %d per-variant requests); model %s, fields %s_*, %s\n",
                $s->{alleles}, $s->{requests}, $self->{client}{connections},
-               $s->{prefetches}, $s->{fallbacks});
+               $s->{prefetches}, $s->{fallbacks}, $self->{provenance}{name} // '?',
+               $self->{names}{stem}, $self->{names}{error});
 }
 
 # ---- pure helpers (tested in t/00-pure.t) ----------------------------------------------------
@@ -602,39 +651,138 @@ sub fmt_dp { my $x = shift; return defined $x ? sprintf('%d', $x) : '.' }
   Arg 1      : one gene's scores {gene, ds_ag, ..., dp_dl} as the daemon sends them
   Arg 2      : 'joined' (SpliceAI_pred), 'split' (SpliceAI_pred_DS_AG ...) or 'json'
   Arg 3      : optional cutoff
+  Arg 4      : optional field names (field_names); default SpliceAI's
   Returntype : hashref of VEP output fields
 
 =cut
 
 sub format_fields {
-  my ($gs, $mode, $cutoff) = @_;
+  my ($gs, $mode, $cutoff, $names) = @_;
+  $names ||= field_names('SpliceAI');
   my @ds = map { fmt_ds($gs->{ lc $_ }) } @DS_KEYS;
   my @dp = map { fmt_dp($gs->{ lc $_ }) } @DP_KEYS;
   my %f;
   if ($mode eq 'joined') {
-    %f = (SpliceAI_pred => join('|', $gs->{gene}, @ds, @dp));
+    %f = ($names->{pred} => join('|', $gs->{gene}, @ds, @dp));
   }
   else {
-    my $prefix = $mode eq 'json' ? '' : 'SpliceAI_pred_';
+    my $prefix = $mode eq 'json' ? '' : $names->{split};
     $f{ $prefix . 'SYMBOL' } = $gs->{gene};
     @f{ map { $prefix . $_ } @DS_KEYS, @DP_KEYS } = (@ds, @dp);
   }
   if (defined $cutoff) {
     my @num = grep { $_ ne '.' } @ds;
-    $f{SpliceAI_cutoff} = (max(@num) >= $cutoff ? 'PASS' : 'FAIL') if @num;
+    $f{ $names->{cutoff} } = (max(@num) >= $cutoff ? 'PASS' : 'FAIL') if @num;
   }
-  return $mode eq 'json' ? { SpliceAI => \%f } : \%f;
+  return $mode eq 'json' ? { $names->{json} => \%f } : \%f;
 }
 
 # The per-allele error field; tab and VCF output get a value without separators VEP uses.
 sub error_fields {
-  my ($mode, $err) = @_;
+  my ($mode, $err, $field) = @_;
   my $text = ($err->{code} || 'ERROR') . ':' . ($err->{message} || '');
   if ($mode ne 'json') {
     $text =~ s/[\s;=,|&]+/_/g;
     $text = substr($text, 0, 300);
   }
-  return { SeqScore_error => $text };
+  return { ($field || $DEFAULT_ERROR_FIELD) => $text };
+}
+
+=head2 pick_model
+
+  Arg 1      : the decoded answer of GET /v1/models: {models => [{name, version, sha256, kind,
+               scorer, ...}, ...], provenance => {...}} (or a bare list)
+  Arg 2      : the model= parameter, or undef for the daemon's default (the model the answer
+               names as "default", else the first entry)
+  Arg 3      : the daemon's URL, for messages
+  Description: The entry of the requested model, picked by name (else by one of its "aliases"),
+               and the daemon's provenance of it (annotation, distance, mask); dies naming the
+               served models when it is absent.
+  Returntype : ($model_entry, $provenance)
+
+=cut
+
+sub pick_model {
+  my ($data, $want, $base) = @_;
+  my $models = ref $data eq 'ARRAY' ? $data : ref $data eq 'HASH' && ref $data->{models} eq 'ARRAY' ? $data->{models} : [];
+  my @models = grep { ref $_ eq 'HASH' && defined $_->{name} } @$models;
+  die "ERROR: SeqScore: $base/v1/models lists no model\n" unless @models;
+  my $default = ref $data eq 'HASH' && defined $data->{default} && !ref $data->{default} ? $data->{default} : undef;
+  my ($model) = defined $want ? (grep({ $_->{name} eq $want } @models),
+                                 grep({ ref $_->{aliases} eq 'ARRAY' && grep { $_ eq $want } @{ $_->{aliases} } } @models))
+              : ((defined $default ? grep { $_->{name} eq $default } @models : ()), $models[0]);
+  unless ($model) {
+    die sprintf("ERROR: SeqScore: the daemon at %s does not serve model '%s' (it serves: %s). "
+                . "Pass one of those as model=NAME, or start a daemon with --model %s.\n",
+                $base, $want, join(', ', map { $_->{name} } @models), $want);
+  }
+  # the daemon's provenance of this model: its own entry's, else the answer's when it is about
+  # this model (a one-model daemon), else the answer's entry for it (keyed by model name)
+  my $top = ref $data eq 'HASH' && ref $data->{provenance} eq 'HASH' ? $data->{provenance} : {};
+  my $prov = ref $model->{provenance} eq 'HASH' ? $model->{provenance}
+           : ref $top->{ $model->{name} } eq 'HASH' ? $top->{ $model->{name} }
+           : (!defined $top->{model} || $top->{model} eq $model->{name}
+              || (defined $top->{model_sha256} && $top->{model_sha256} eq ($model->{sha256} // ''))) ? $top
+           : {};
+  return ($model, $prov);
+}
+
+=head2 tool_for_model
+
+  Arg 1      : a model's entry of GET /v1/models
+  Description: The tool whose fields the model's scores are written as (SpliceAI, OpenSpliceAI),
+               from its kind and scorer (absent: splice / spliceai, as daemons before them);
+               dies for a model whose output this plugin cannot write.
+
+=cut
+
+sub tool_for_model {
+  my ($m, $base) = @_;
+  my $kind = defined $m->{kind} ? $m->{kind} : 'splice';
+  my $scorer = defined $m->{scorer} ? $m->{scorer} : 'spliceai';
+  return $TOOLS{$scorer} if $kind eq 'splice' && $TOOLS{$scorer};
+  die sprintf("ERROR: SeqScore: model '%s' at %s is a %s model scored as %s; this SeqScore.pm (%s) writes "
+              . "fields only for %s. Pick another model with model=NAME, or use a SeqScore.pm that knows %s.\n",
+              $m->{name}, $base // 'the daemon', $kind, $scorer, $VERSION,
+              join(', ', map { "$_ ($TOOLS{$_}_*)" } sort keys %TOOLS), $scorer);
+}
+
+=head2 field_names
+
+  Arg 1      : the tool (SpliceAI, OpenSpliceAI)
+  Arg 2      : optional prefix= (replaces the tool's name in every field)
+  Description: The names of the fields one plugin line writes: STEM_pred, STEM_pred_DS_AG ...,
+               STEM_cutoff, the JSON key STEM and STEM_error, where STEM is the prefix or else
+               the tool's name; SpliceAI's fields keep the error field SeqScore_error (its name
+               before the plugin wrote other tools' fields).
+  Returntype : hashref {stem, pred, split, cutoff, json, error}
+
+=cut
+
+sub field_names {
+  my ($tool, $prefix) = @_;
+  my $stem = defined $prefix ? $prefix : $tool;
+  return { stem => $stem, pred => "${stem}_pred", split => "${stem}_pred_", cutoff => "${stem}_cutoff",
+           json => $stem, error => $stem eq 'SpliceAI' ? $DEFAULT_ERROR_FIELD : "${stem}_error" };
+}
+
+# Two plugin lines of one VEP run (they share VEP's config hash) must not write fields of one
+# name: VEP would keep one header line and the values of whichever ran last.  A line given again
+# with the same parameters is the same line (VEP made it twice), not a clash.
+sub claim_fields {
+  my ($config, $names, $params, $model) = @_;
+  return unless ref $config eq 'HASH';
+  my $claims = $config->{_seqscore_fields} ||= {};
+  for my $field ($names->{stem}, $names->{error}) {
+    my $other = $claims->{$field};
+    if ($other && $other->{params} ne $params) {
+      die sprintf("ERROR: SeqScore: two SeqScore plugin lines would both write %s (model %s with '%s', "
+                  . "and model %s with '%s'). Give one of them prefix=NAME (its fields become NAME_pred, ..., "
+                  . "NAME_error).\n", $field =~ /_error$/ ? $field : "${field}_*",
+                  $other->{model}, $other->{params}, $model, $params);
+    }
+  }
+  $claims->{$_} = { params => $params, model => $model } for $names->{stem}, $names->{error};
 }
 
 sub describe_failure {

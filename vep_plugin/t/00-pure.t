@@ -41,10 +41,13 @@ my @bad = (
   [{ colour => 'red' }, qr/unknown parameter 'colour' \(known: url, model/],
   [{ token_file => "$tmp/none" }, qr/cannot read token_file '.*none'/],
 );
+push @bad, [{ prefix => '1x' }, qr/prefix must be a field name .*got '1x'/], [{ prefix => 'a-b' }, qr/prefix must be/],
+           [{ prefix => 'SeqScore_' }, qr/prefix must be .*not ending in _/], [{ prefix => 'a|b' }, qr/prefix must be/];
 for my $case (@bad) {
   eval { SeqScore::check_params($case->[0]) };
   like($@, $case->[1], 'rejects ' . join(',', %{ $case->[0] }));
 }
+is(SeqScore::check_params({ prefix => 'SeqScore_v2' })->{prefix}, 'SeqScore_v2', 'prefix accepted');
 open(my $fh, '>', "$tmp/empty") or die; close $fh;
 eval { SeqScore::check_params({ token_file => "$tmp/empty" }) };
 like($@, qr/token_file '.*empty' is empty/, 'empty token file');
@@ -136,6 +139,71 @@ ok(!exists SeqScore::format_fields($unscored, 'joined', 0.5)->{SpliceAI_cutoff},
 is_deeply(SeqScore::error_fields('joined', { code => 'REF_MISMATCH', message => 'REF G, genome A; at 21|5' }),
           { SeqScore_error => 'REF_MISMATCH:REF_G_genome_A_at_21_5' }, 'error field without VEP separators');
 is(SeqScore::error_fields('json', { code => 'X', message => 'a b' })->{SeqScore_error}, 'X:a b', 'JSON error kept verbatim');
+
+# ---- fields named after the model's tool -----------------------------------------------------------
+is(SeqScore::tool_for_model({ name => 'spliceai', kind => 'splice', scorer => 'spliceai' }), 'SpliceAI', 'scorer spliceai: SpliceAI');
+is(SeqScore::tool_for_model({ name => 'cispliceai', kind => 'splice', scorer => 'spliceai' }), 'SpliceAI', 'CI-SpliceAI (scored as spliceai): SpliceAI');
+is(SeqScore::tool_for_model({ name => 'openspliceai', kind => 'splice', scorer => 'openspliceai' }), 'OpenSpliceAI', 'scorer openspliceai: OpenSpliceAI');
+is(SeqScore::tool_for_model({ name => 'old' }), 'SpliceAI', 'no kind/scorer (an older daemon): SpliceAI');
+eval { SeqScore::tool_for_model({ name => 'pangolin', kind => 'splice', scorer => 'pangolin' }, 'http://h:1') };
+like($@, qr/^ERROR: SeqScore: model 'pangolin' at http:\/\/h:1 is a splice model scored as pangolin; this SeqScore\.pm \(\S+\) writes fields only for openspliceai \(OpenSpliceAI_\*\), spliceai \(SpliceAI_\*\)\. Pick another model/,
+     'a scorer the plugin cannot name: dies saying which it can');
+eval { SeqScore::tool_for_model({ name => 'enh', kind => 'enhancer', scorer => 'spliceai' }) };
+like($@, qr/is a enhancer model scored as spliceai/, 'another kind: dies too');
+
+is_deeply(SeqScore::field_names('SpliceAI'), { stem => 'SpliceAI', pred => 'SpliceAI_pred', split => 'SpliceAI_pred_',
+          cutoff => 'SpliceAI_cutoff', json => 'SpliceAI', error => 'SeqScore_error' }, 'SpliceAI fields, SeqScore_error as before');
+is_deeply([@{ SeqScore::field_names('OpenSpliceAI') }{qw(pred split cutoff json error)}],
+          [qw(OpenSpliceAI_pred OpenSpliceAI_pred_ OpenSpliceAI_cutoff OpenSpliceAI OpenSpliceAI_error)], 'OpenSpliceAI fields');
+is_deeply([@{ SeqScore::field_names('SpliceAI', 'CI') }{qw(pred split cutoff json error)}],
+          [qw(CI_pred CI_pred_ CI_cutoff CI CI_error)], 'prefix replaces the tool name in every field');
+
+my $on = SeqScore::field_names('OpenSpliceAI');
+is_deeply(SeqScore::format_fields($gs, 'joined', 0.5, $on), { OpenSpliceAI_pred => 'APP|0.00|0.50|0.12|0.99|-3|12|0|-50', OpenSpliceAI_cutoff => 'PASS' },
+          'OpenSpliceAI_pred and OpenSpliceAI_cutoff');
+is_deeply([sort keys %{ SeqScore::format_fields($gs, 'split', undef, $on) }],
+          [sort map { "OpenSpliceAI_pred_$_" } qw(SYMBOL DS_AG DS_AL DS_DG DS_DL DP_AG DP_AL DP_DG DP_DL)], 'split OpenSpliceAI_pred_*');
+my $oj = SeqScore::format_fields($gs, 'json', 0.5, $on);
+is_deeply([keys %$oj], ['OpenSpliceAI'], 'JSON key OpenSpliceAI');
+is($oj->{OpenSpliceAI}{OpenSpliceAI_cutoff}, 'PASS', '... holding OpenSpliceAI_cutoff');
+is_deeply(SeqScore::error_fields('joined', { code => 'X', message => 'y' }, 'OpenSpliceAI_error'), { OpenSpliceAI_error => 'X:y' },
+          'error field named as given');
+
+# ---- pick_model: the model= entry of GET /v1/models ---------------------------------------------
+my %e1 = (name => 'spliceai', version => '1', sha256 => 'a' x 64, kind => 'splice', scorer => 'spliceai');
+my %e2 = (name => 'openspliceai', version => '2', sha256 => 'b' x 64, kind => 'splice', scorer => 'openspliceai',
+          aliases => ['osai'], provenance => { model => 'openspliceai', annotation => '/x/genes2.txt', distance => 80 });
+my $one = { models => [{%e1}], provenance => { model => 'spliceai', annotation => '/x/genes.txt', distance => 50 } };
+my ($m, $mp) = SeqScore::pick_model($one, undef, 'U');
+is($m->{name}, 'spliceai', 'one-model daemon: its model by default');
+is($mp->{annotation}, '/x/genes.txt', '... with the answer\'s provenance');
+my $two = { models => [{%e1}, {%e2}], default => 'spliceai', provenance => $one->{provenance} };
+($m, $mp) = SeqScore::pick_model($two, 'openspliceai', 'U');
+is($m->{name}, 'openspliceai', 'several models: picked by name');
+is($mp->{distance}, 80, '... with its own provenance, not the default model\'s');
+is((SeqScore::pick_model($two, 'osai', 'U'))[0]{name}, 'openspliceai', '... or by an alias the daemon lists');
+is((SeqScore::pick_model({ %$two, default => 'openspliceai' }, undef, 'U'))[0]{name}, 'openspliceai', 'no model=: the daemon\'s default');
+is((SeqScore::pick_model({ models => [{%e2}, {%e1}] }, undef, 'U'))[0]{name}, 'openspliceai', '... else the first listed');
+is((SeqScore::pick_model([{%e1}], undef, 'U'))[0]{name}, 'spliceai', 'a bare list is read too');
+($m, $mp) = SeqScore::pick_model({ models => [{%e1}, { %e2, provenance => undef }], provenance => $one->{provenance} }, 'openspliceai', 'U');
+is_deeply($mp, {}, 'the answer\'s provenance is not taken for another model');
+eval { SeqScore::pick_model($two, 'pangolin', 'http://h:1') };
+like($@, qr/^ERROR: SeqScore: the daemon at http:\/\/h:1 does not serve model 'pangolin' \(it serves: spliceai, openspliceai\)\. Pass one of those as model=NAME, or start a daemon with --model pangolin/,
+     'unknown model: dies naming the served ones');
+eval { SeqScore::pick_model({ models => [] }, undef, 'U') };
+like($@, qr/lists no model/, 'no model listed: dies');
+
+# ---- claim_fields: two plugin lines of one run -------------------------------------------------
+my $cfg = {};
+SeqScore::claim_fields($cfg, SeqScore::field_names('SpliceAI'), 'url=a', 'spliceai');
+ok(eval { SeqScore::claim_fields($cfg, SeqScore::field_names('OpenSpliceAI'), 'url=a,model=openspliceai', 'openspliceai'); 1 },
+   'SpliceAI_* and OpenSpliceAI_* lines side by side');
+ok(eval { SeqScore::claim_fields($cfg, SeqScore::field_names('SpliceAI'), 'url=a', 'spliceai'); 1 }, 'one line made twice: no clash');
+eval { SeqScore::claim_fields($cfg, SeqScore::field_names('SpliceAI'), 'url=a,model=cispliceai', 'cispliceai') };
+like($@, qr/two SeqScore plugin lines would both write SpliceAI_\* \(model spliceai with 'url=a', and model cispliceai with 'url=a,model=cispliceai'\)\. Give one of them prefix=NAME/,
+     'two SpliceAI-named lines: dies asking for prefix=');
+eval { SeqScore::claim_fields($cfg, SeqScore::field_names('SpliceAI', 'SeqScore'), 'url=a,prefix=SeqScore', 'spliceai') };
+like($@, qr/would both write SeqScore_error \(model spliceai/, 'a prefix whose error field clashes: dies too');
 
 # ---- the cache ---------------------------------------------------------------------------------
 my $cache = SeqScore::Cache->new(3);

@@ -53,7 +53,7 @@ sub buffer_items {
 my $plugin = SeqScore->new({ output_format => 'tab', quiet => 1 }, 'url=' . $d->url);
 my $hdr = $plugin->get_header_info;
 like($hdr->{SpliceAI_pred}, qr/Format: SYMBOL\|DS_AG\|DS_AL\|DS_DG\|DS_DL\|DP_AG\|DP_AL\|DP_DG\|DP_DL/, 'header: SpliceAI format');
-like($hdr->{SpliceAI_pred}, qr/SeqScore plugin $SeqScore::VERSION, model \S+ \S+ \(sha256 [0-9a-f]{16}\)/,
+like($hdr->{SpliceAI_pred}, qr/SeqScore plugin $SeqScore::VERSION, model \S+ \S+ \(sha256 [0-9a-f]{64}; from \S+\)/,
      'header names the plugin version and the model provenance from /v1/models');
 ok($hdr->{SeqScore_error}, 'header declares the error field');
 

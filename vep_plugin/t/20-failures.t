@@ -69,6 +69,19 @@ ok((grep { /answers again/ } @warnings), '... and says so');
   ok(!defined $l->[0]{SpliceAI_pred}, '... none');
   is(scalar(grep { /now serves model sha256/ } @warnings), 1, '... and one warning');
   $d4->stop;
+
+  # ... or with a model of another name: the request names the model, the daemon refuses it
+  my $renamed = SeqScoreTest::Daemon::toy_model($d->dir, name => 'toy_renamed');
+  my $d5 = SeqScoreTest::Daemon->start(port => $d->port, model => $renamed, dir => $d->dir);
+  my $pr = SeqScore->new({ quiet => 1 }, 'url=' . $d5->url, 'model=toy_renamed');
+  $d5->crash;
+  my $d6 = SeqScoreTest::Daemon->start(port => $d->port, model => $d->model, dir => $d->dir);
+  @warnings = ();
+  $l = run_buffer($pr, [[vf_from_vcf('21', 25592783, 'G', ['T']), ['MRPL39']]]);
+  like($l->[0]{SeqScore_error} // '', qr/^MODEL_CHANGED:the_daemon_at_\S+_no_longer_serves_model_'toy_renamed'/,
+       'daemon restarted without the model the run started with: MODEL_CHANGED');
+  is(scalar(grep { /no longer serves model 'toy_renamed'.*restart VEP/ } @warnings), 1, '... and one warning naming it');
+  $d6->stop;
 }
 
 # token: refused without it, accepted with it

@@ -92,6 +92,18 @@ open($fh, '<', "$tmp/out.vcf"); my ($csq) = grep { /^##INFO=<ID=CSQ/ } <$fh>; cl
 like($csq // '', qr/SpliceAI_pred_DS_AG\|SpliceAI_pred_DS_AL\|SpliceAI_pred_DS_DG\|SpliceAI_pred_DS_DL\|SpliceAI_pred_SYMBOL/,
      'VCF output: split SpliceAI_pred_* fields in CSQ');
 
+# two plugin lines in one run: the second, with prefix=, writes its own fields
+($rc, $log) = vep("$tmp/two.txt", '-i', $vcf, '--safe', '--plugin', "SeqScore,$url", '--plugin', "SeqScore,$url,prefix=Second");
+is($rc, 0, 'vep with two SeqScore lines exits 0') or diag $log;
+is_deeply(preds("$tmp/two.txt", 'Second_pred'), preds("$tmp/two.txt", 'SpliceAI_pred'), '... Second_pred equals SpliceAI_pred');
+is_deeply(preds("$tmp/two.txt", 'SpliceAI_pred'), $got, '... and SpliceAI_pred is unchanged');
+open($fh, '<', "$tmp/two.txt"); my @two = grep { /^## (Second_pred|Second_error|SpliceAI_pred|SeqScore_error) :/ } <$fh>; close $fh;
+is(scalar @two, 4, '... header declares both lines\' fields');
+is(scalar(() = $log =~ /SeqScore: \d+ alleles scored/g), 2, '... one summary line each');
+($rc, $log) = vep("$tmp/clash.txt", '-i', $vcf, '--safe', '--plugin', "SeqScore,$url", '--plugin', "SeqScore,$url,batch=10");
+isnt($rc, 0, 'two lines writing the same fields: vep --safe stops');
+like($log, qr/two SeqScore plugin lines would both write SpliceAI_\*/, '... saying why');
+
 my $dead = 'url=http://127.0.0.1:' . SeqScoreTest::Daemon::free_port();
 ($rc, $log) = vep("$tmp/dead.txt", '-i', $vcf, '--safe', '--plugin', "SeqScore,$dead");
 isnt($rc, 0, 'daemon not running: vep --safe fails');

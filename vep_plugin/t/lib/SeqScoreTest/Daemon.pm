@@ -33,21 +33,35 @@ sub free_port {
   return $port;
 }
 
+# toy_model($dir) -> the toy model "toy" (scored as SpliceAI); toy_model($dir, name => N,
+# scorer => S) -> a toy model named N whose scores are written as tool S writes them.
 sub toy_model {
-  my ($dir) = @_;
-  my $path = "$dir/toy.onnx";
-  system("python '$ROOT/tests/toy_models.py' '$path' >/dev/null") == 0 && -s $path
-    or die "could not build the toy model with tests/toy_models.py\n";
+  my ($dir, %o) = @_;
+  unless ($o{name} || $o{scorer}) {
+    my $path = "$dir/toy.onnx";
+    system("python '$ROOT/tests/toy_models.py' '$path' >/dev/null") == 0 && -s $path
+      or die "could not build the toy model with tests/toy_models.py\n";
+    return $path;
+  }
+  my ($name, $scorer) = ($o{name} || 'toy', $o{scorer} || 'spliceai');
+  die "bad toy model name '$name'" unless "$name$scorer" =~ /^[A-Za-z0-9_]+$/;
+  my $path = "$dir/$name.onnx";
+  my $py = "import sys; sys.path.insert(0, '$ROOT'); from tests.toy_models import build_toy_model; "
+         . "build_toy_model('$path', name='$name', scorer='$scorer')";
+  system('python', '-c', $py) == 0 && -s $path
+    or die "could not build the toy model '$name' (scorer $scorer) with tests/toy_models.py\n";
   return $path;
 }
 
-# start(port => P, token_file => F, model => PATH, extra => [...]) -> object with url, port, log
+# start(port => P, token_file => F, model => PATH, models => [PATH, ...], extra => [...])
+#   -> object with url, port, log (models: one --model each, for a daemon serving several)
 sub start {
   my ($class, %o) = @_;
   my $dir = $o{dir} || tempdir(CLEANUP => 1);
-  my $model = $o{model} || toy_model($dir);
+  my @models = $o{models} ? @{ $o{models} } : ($o{model} || toy_model($dir));
+  my $model = $models[0];
   my $port = $o{port} || free_port();
-  my @cmd = ('seqscore', 'serve', '--model', $model, '-R', "$CHR21/chr21.fa.gz",
+  my @cmd = ('seqscore', 'serve', (map { ('--model', $_) } @models), '-R', "$CHR21/chr21.fa.gz",
              '-A', $o{annotation} || "$CHR21/genes.grch38.spliceai.txt",
              '--host', '127.0.0.1', '--port', $port,
              ($o{token_file} ? ('--token-file', $o{token_file}) : ()), @{ $o{extra} || [] });

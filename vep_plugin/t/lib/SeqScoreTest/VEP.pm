@@ -42,7 +42,8 @@ sub tva {
                  transcript => { _gene_symbol => $symbol } }, 'SeqScoreTest::TranscriptVariationAllele';
 }
 
-# Runs the plugin over a buffer of [vf, [symbols]] pairs; returns the output hashes in order.
+# Runs the plugin (or several: an arrayref, as several --plugin lines, each called in turn on
+# every transcript-allele) over a buffer of [vf, [symbols]] pairs; returns the output hashes in order.
 sub run_buffer {
   my ($plugin, $items, %opt) = @_;
   my %symbols = map { ("$_->[0]" => $_->[1]) } @$items;
@@ -74,7 +75,10 @@ sub new { my ($class, $vfs) = @_; return bless { buffer => $vfs }, $class }
 sub buffer { return $_[0]{buffer} }
 
 package SeqScoreTest::OutputFactory;
-sub new { my ($class, $plugin) = @_; return bless { plugin => $plugin, warnings => [] }, $class }
+sub new {
+  my ($class, $plugin) = @_;
+  return bless { plugins => (ref $plugin eq 'ARRAY' ? $plugin : [$plugin]), warnings => [] }, $class;
+}
 
 # Same call shape as VEP's OutputFactory: the buffer is the second argument of this frame.
 sub get_all_output_hashes_by_InputBuffer {
@@ -97,9 +101,11 @@ sub _hashes_for_vf {
   for my $i (1 .. $#alleles) {
     for my $symbol (@{ $buffer->{_symbols}{"$vf"} || [] }) {
       my $line = { Allele => $alleles[$i], SYMBOL => $symbol, Location => "$vf->{chr}:$vf->{start}", _vf => $vf };
-      my $res = eval { $self->{plugin}->run(SeqScoreTest::VEP::tva($vf, $i, $symbol), $line) };
-      if ($@) { push @{ $self->{warnings} }, $@ }
-      elsif ($res) { %$line = (%$line, %$res) }
+      for my $plugin (@{ $self->{plugins} }) {
+        my $res = eval { $plugin->run(SeqScoreTest::VEP::tva($vf, $i, $symbol), $line) };
+        if ($@) { push @{ $self->{warnings} }, $@ }
+        elsif ($res) { %$line = (%$line, %$res) }
+      }
       push @out, $line;
     }
   }
