@@ -31,13 +31,15 @@ from .engine import Engine, EngineConfig
 from .errors import ConfigError
 from .hail.cache import ScoreCache
 from .hail.files import fasta_index, is_uri, plan_files, register
-from .hail.schema import RESULT, require_variant_key, row_table
+from .hail.schema import RESULT, require_variant_key, result_type, row_table
 from .models.registry import model_path, precision_path
+from .models.session import get_session
+from .models.spec import ModelSpec
 from .hail.spark import score_keys
 
 log = logging.getLogger(__name__)
 
-__all__ = ["score_table", "ScoreCache", "ScoreStats", "scoring_provenance",
+__all__ = ["score_table", "ScoreCache", "ScoreStats", "scoring_provenance", "check_model",
            "reference_genome_from_fasta", "attach_sequence"]
 
 
@@ -66,7 +68,9 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
     """Return ``data`` (a Table or MatrixTable keyed by locus/alleles) with a new row field
     ``name``: ``struct{scores: array<struct{allele, gene, strand, ds_ag, ds_al, ds_dg, ds_dl,
     dp_ag, dp_al, dp_dg, dp_dl}>, max_ds, reason_code, reason, skipped: array<struct{allele,
-    code}>}`` and a global ``<name>_provenance``.
+    code}>}`` and a global ``<name>_provenance``.  The field is that of the model's kind
+    (``splice``: SpliceAI, CI-SpliceAI, OpenSpliceAI); a model whose kind or scorer has no Hail
+    output yet (Pangolin) is refused with :class:`ModelFormatError` before any Spark work.
 
     A row that could not be scored (REF mismatch, unknown contig, symbolic ALT, an allele
     longer than ``max_allele_length``, …) gets missing ``max_ds`` and the engine's error code
@@ -109,12 +113,12 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
     if ship_files is None:
         ship_files = not sc.master.startswith("local")
     plan = plan_files(cfg.model, cfg.reference, cfg.annotation, ship=ship_files)
-    register(sc, plan)
+    prov = scoring_provenance(cfg, index=plan.reference_index)   # refuses a model without
+    register(sc, plan)                                            # a Hail output first
     settings = {f: getattr(cfg, f) for f in ("distance", "mask", "batch_size", "threads",
                                              "providers", "pad_edges", "score_complex",
                                              "precision", "max_allele_length")}
     settings.update(plan.settings)
-    prov = scoring_provenance(cfg, index=plan.reference_index)
 
     keys = rows.select().select_globals().distinct()
     counter = sc.accumulator(0)
@@ -169,16 +173,29 @@ def attach_sequence(rg, fasta: str) -> "hl.ReferenceGenome":
     return rg
 
 
+def check_model(model: str) -> ModelSpec:
+    """The spec of ``model`` (a name, an .onnx path or a URI), read on the driver; refused
+    (:class:`ModelFormatError`) when its kind or scorer has no Hail output yet, and
+    :class:`ModelNotInstalledError` when it is not exported."""
+    spec = get_session(_local_copy(str(model))).spec
+    result_type(spec, str(model))
+    return spec
+
+
 def scoring_provenance(cfg: EngineConfig, index: str | None = None) -> dict[str, Any]:
-    """What made the scores: the engine's provenance with the reference as given (a path or
-    URI), the sha256 of its ``.fai`` (``index``, default: beside it; contig names and
-    lengths), the longest allele scored, and the scoring options."""
+    """What made the scores: the engine's provenance with the model's kind and scorer (which
+    decide the result's fields and VCF key), the reference as given (a path or URI), the
+    sha256 of its ``.fai`` (``index``, default: beside it; contig names and lengths), the
+    longest allele scored, and the scoring options.  Refuses a model without a Hail output."""
     local_model = _local_copy(cfg.model)
     local_ann = _local_copy(cfg.annotation) if is_uri(cfg.annotation) else cfg.annotation
     eng = Engine(EngineConfig(model=local_model, reference=cfg.reference, annotation=local_ann,
                               distance=cfg.distance, mask=cfg.mask,
                               max_allele_length=cfg.max_allele_length))
+    spec = eng.session.spec
+    result_type(spec, cfg.model)
     prov = dict(eng.provenance())
+    prov["kind"], prov["scorer"] = spec.kind, spec.scorer
     prov["reference"] = cfg.reference if is_uri(cfg.reference) else os.path.abspath(cfg.reference)
     prov["annotation"] = cfg.annotation
     with hfs.open(index or cfg.reference + ".fai", "rb") as f:

@@ -24,12 +24,14 @@ Every record comes out: one that cannot be scored (REF mismatch, unknown contig,
 ALT, over-long allele, ...) keeps its reason in the field's reason_code/reason. A VCF that
 Hail cannot hold whole (a REF with IUPAC codes, a contig its reference genome lacks) is refused
 with one line before anything is scored. --export-vcf writes the input VCF's own lines (ID,
-QUAL, FILTER, INFO, samples, contig names) with SpliceAI's INFO added.
+QUAL, FILTER, INFO, samples, contig names) with the model's INFO field added (SpliceAI for
+spliceai and cispliceai, OpenSpliceAI for openspliceai). A model with no Hail output yet
+(pangolin) is refused before Spark starts (exit 65).
 
 exit codes: 0 done; 1 unexpected failure; 2 bad command line; 64 bad setting (also an output
-that is the input); 65 malformed input; 66 input file missing or unreadable; 69 Hail not
-installed or model not exported; 74 output cannot be written (exists: use --overwrite);
-130 interrupted.
+that is the input); 65 malformed input, or a model with no Hail output; 66 input file missing
+or unreadable; 69 Hail not installed or model not exported; 74 output cannot be written
+(exists: use --overwrite); 130 interrupted.
 """
 
 GRCH38_RECODING = {**{str(i): f"chr{i}" for i in range(1, 23)}, "X": "chrX", "Y": "chrY",
@@ -46,9 +48,9 @@ def add_parser(sub) -> None:
                    help="output Hail table (.ht) or matrix table (.mt; the default for VCF "
                         "input is a matrix table whatever the name)")
     p.add_argument("--export-vcf", metavar="VCF", nargs="?", const="auto", default=None,
-                   help="also write a VCF with SpliceAI's INFO field (default name: OUTPUT "
-                        "with .vcf.bgz); for VCF input, the input's lines unchanged but for "
-                        "INFO")
+                   help="also write a VCF with the model's INFO field (SpliceAI, OpenSpliceAI; "
+                        "default name: OUTPUT with .vcf.bgz); for VCF input, the input's lines "
+                        "unchanged but for INFO")
     p.add_argument("--export-recoded-contigs", action="store_true",
                    help="write the exported VCF's contigs as the table names them (e.g. 21 "
                         "recoded to chr21 for GRCh38) instead of as the input had them")
@@ -91,8 +93,12 @@ def run(args: argparse.Namespace) -> int:
         return 69
     from .. import hail_ops  # noqa: PLC0415
 
+    from ..hail.files import is_uri  # noqa: PLC0415
+
     export = _export_path(args)
     _check_outputs(args, export)
+    if not is_uri(args.model):      # a URI is read (and checked) by score_table, after hl.init
+        hail_ops.check_model(args.model)    # not exported, or no Hail output: before Spark
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     kwargs = {"quiet": True, "idempotent": True}  # reuses a running session (tests, notebooks)
     if args.master:

@@ -3,7 +3,7 @@
 ``worker``  runs inside Spark's Python workers (pyarrow + the engine; no Hail import);
 ``files``   ships the model, reference and annotation to executors (``SparkContext.addFile``);
 ``spark``   the Spark route: keys → Arrow batches → scores → a Hail table of scores;
-``schema``  the Hail types of the result and of the score cache;
+``schema``  the Hail types of the result (chosen by the model's kind) and of the score cache;
 ``cache``   :class:`ScoreCache`;
 ``shards``  the route outside Spark: export distinct variants as VCF shards, import scores;
 ``vcf_import`` a VCF into Hail for ``seqscore hail``: every record, or one clear error;

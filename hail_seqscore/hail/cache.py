@@ -2,7 +2,8 @@
 
 The table at ``path`` is an ordinary Hail table (``hl.read_table(path)`` works) with the
 fields of :data:`~hail_seqscore.hail.schema.RESULT` and a ``provenance`` global.  Scores are
-reused only under the provenance that made them: same model file (sha256), annotation (sha256),
+reused only under the provenance that made them: same model file (sha256) — and so the same
+kind and scorer, which decide the fields and the VCF key —, annotation (sha256),
 reference (sha256 of its ``.fai``: contig names and lengths), distance, mask, precision, the
 longest allele scored and the other scoring options.  The reference's path, the annotation's
 name and the package version are recorded but may differ.
@@ -16,14 +17,18 @@ import hail as hl
 import hailtop.fs as hfs
 
 from ..errors import CacheProvenanceError, InputFormatError
+from ..models.spec import OPTIONAL
 from .schema import RESULT, require_variant_key
 
 log = logging.getLogger(__name__)
 
 #: Provenance fields that must match for cached scores to be reused.
-IDENTITY = ("model", "model_version", "model_sha256", "annotation_sha256",
+IDENTITY = ("model", "model_version", "model_sha256", "kind", "scorer", "annotation_sha256",
             "reference_index_sha256", "distance", "mask", "pad_edges", "score_complex",
             "precision", "max_allele_length")
+#: what a provenance written before a field existed means (caches made before kind/scorer
+#: were recorded hold SpliceAI-shaped scores)
+DEFAULTS = dict(OPTIONAL)
 
 
 class ScoreCache:
@@ -63,9 +68,10 @@ class ScoreCache:
         if not self.exists():
             return
         ht = self.table()
-        cached = dict(hl.eval(ht.globals.provenance))
-        diffs = [f"{k}: cache has {cached.get(k)!r}, this run has {provenance.get(k)!r}"
-                 for k in IDENTITY if cached.get(k) != provenance.get(k)]
+        cached = {**DEFAULTS, **dict(hl.eval(ht.globals.provenance))}
+        run = {**DEFAULTS, **provenance}
+        diffs = [f"{k}: cache has {cached.get(k)!r}, this run has {run.get(k)!r}"
+                 for k in IDENTITY if cached.get(k) != run.get(k)]
         if diffs:
             raise CacheProvenanceError(
                 f"score cache {self.path} was made with another provenance; its scores cannot "

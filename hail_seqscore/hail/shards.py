@@ -4,18 +4,22 @@ shards and join them back by key.
 
     shards = export_shards(mt, "gs://bucket/run1/shards", n_shards=200)
     # on GPU machines, per shard:  seqscore score -I part-00000.bgz -O scored/part-00000.vcf.gz \\
-    #                                  -R GRCh38.fa -A grch38 --flag-skipped
+    #                                  -R GRCh38.fa -A grch38 --flag-skipped [--model openspliceai]
     scores = import_scored("gs://bucket/run1/scored/*.vcf.gz", reference_genome="GRCh38")
     mt = join_scores(mt, scores)
 
-The VCF carries scores rounded to two decimals (SpliceAI's format) and per-ALT reason codes
+The VCF carries scores rounded to two decimals (the splice kind's INFO format, under the
+scorer's own key: ``SpliceAI`` or ``OpenSpliceAI``) and per-ALT reason codes
 (``--flag-skipped``); messages and unrounded scores stay with the in-Spark route.
+:func:`import_scored` reads the key the shards' header declares (or ``scorer=``'s).
 """
 
 from __future__ import annotations
 
 import hail as hl
 
+from ..errors import InputFormatError
+from ..kinds.splice import INFO_FORMATS, info_format
 from .schema import GENE_SCORE, RESULT, require_variant_key, row_table
 from .worker import POS_FIELDS, SCORE_FIELDS
 
@@ -32,13 +36,23 @@ def export_shards(data, path: str, n_shards: int | None = None) -> str:
     return path
 
 
-def import_scored(paths, reference_genome="GRCh38", contig_recoding=None) -> "hl.Table":
-    """Scored VCF shards → a table keyed by locus/alleles with the fields of RESULT."""
+def import_scored(paths, reference_genome="GRCh38", contig_recoding=None,
+                  scorer: str | None = None) -> "hl.Table":
+    """Scored VCF shards → a table keyed by locus/alleles with the fields of RESULT and a
+    ``provenance`` global naming the kind and scorer.  The scores are read from the INFO key
+    of ``scorer`` (``spliceai``: ``SpliceAI``, ``openspliceai``: ``OpenSpliceAI``), by default
+    the one such key the shards' header declares."""
     mt = hl.import_vcf(paths, reference_genome=reference_genome, force_bgz=True,
                        contig_recoding=contig_recoding, drop_samples=True)
     ht = mt.rows()
     info = ht.info
-    entries = info.SpliceAI if "SpliceAI" in info else hl.missing(hl.tarray(hl.tstr))
+    if scorer is None:
+        scorer = _declared_scorer(info, paths)
+    key = info_format(scorer).key
+    if key not in info:
+        raise InputFormatError(f"{paths}: the header declares no {key} INFO field (the "
+                               f"output of {scorer!r}); were the shards scored with that model?")
+    entries = info[key]
     skips = info.SeqScore_skip if "SeqScore_skip" in info else hl.missing(hl.tarray(hl.tstr))
 
     def parse(entry):
@@ -59,12 +73,32 @@ def import_scored(paths, reference_genome="GRCh38", contig_recoding=None) -> "hl
                    reason_code=code, reason=hl.or_missing(hl.is_defined(code),
                                                           hl.delimit(skips, "; ")),
                    skipped=skipped)
-    return ht.select_globals().distinct()
+    return ht.select_globals(provenance=hl.struct(kind="splice", scorer=scorer)).distinct()
+
+
+def _declared_scorer(info, paths) -> str:
+    """The scorer whose INFO key the shards declare; an error when they declare none or
+    several."""
+    found = [s for s, fmt in INFO_FORMATS.items() if fmt.key in info]
+    if not found:
+        keys = " or ".join(fmt.key for fmt in INFO_FORMATS.values())
+        raise InputFormatError(
+            f"{paths}: the header declares no {keys} INFO field; were the shards scored with "
+            "`seqscore score`?")
+    if len(found) > 1:
+        keys = ", ".join(INFO_FORMATS[s].key for s in found)
+        raise InputFormatError(
+            f"{paths}: the header declares {keys}; say which scores to read with "
+            f"import_scored(..., scorer={found[0]!r}) (one of {', '.join(found)})")
+    return found[0]
 
 
 def join_scores(data, scores: "hl.Table", name: str = "seqscore"):
-    """Add ``scores`` (from :func:`import_scored` or a score cache) to ``data`` by key."""
-    scores = scores.select(**{f: scores[f] for f in RESULT})
+    """Add ``scores`` (from :func:`import_scored` or a score cache) to ``data`` by key, and
+    their ``provenance`` global (when they have one) as ``<name>_provenance``."""
+    glob = ({f"{name}_provenance": hl.eval(scores.provenance)}
+            if "provenance" in scores.globals else {})
+    scores = scores.select(**{f: scores[f] for f in RESULT}).select_globals()
     if isinstance(data, hl.MatrixTable):
-        return data.annotate_rows(**{name: scores[data.row_key]})
-    return data.annotate(**{name: scores[data.key]})
+        return data.annotate_rows(**{name: scores[data.row_key]}).annotate_globals(**glob)
+    return data.annotate(**{name: scores[data.key]}).annotate_globals(**glob)

@@ -1,7 +1,11 @@
-"""SpliceAI's VCF INFO field from a scored Hail table, written as a VCF.
+"""The model's VCF INFO field from a scored Hail table, written as a VCF.
 
-Each entry is ``ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL`` with the
-scores as ``{:.2f}``, as ``seqscore score`` and spliceai 1.3.1 write it.  Hail formats with
+The INFO key and its header line are the model's scorer's own
+(:func:`hail_seqscore.kinds.splice.info_format`, found from the scorer score_table recorded in
+the ``<name>_provenance`` global): ``SpliceAI`` for SpliceAI and CI-SpliceAI, ``OpenSpliceAI``
+for OpenSpliceAI.  Each entry is ``ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL``
+with the scores as ``{:.2f}``, as ``seqscore score``, spliceai 1.3.1 and ``openspliceai
+variant`` write it.  Hail formats with
 Java's HALF_UP rounding, Python with half-even on the exact binary value: they differ only
 for exact ties, of which a delta score can hit 0.125 and 0.625; those are spelled out.
 
@@ -9,7 +13,7 @@ Two routes:
 
 * :func:`annotate_vcf_text` — the input was a VCF: its lines are written as they were read
   (header, ID, QUAL, FILTER, every INFO entry, FORMAT and sample columns, contig names, line
-  endings), only ``SpliceAI=`` and ``SeqScore_skip=`` set in INFO as ``seqscore score
+  endings), only the model's key and ``SeqScore_skip=`` set in INFO as ``seqscore score
   --flag-skipped`` sets them, and our two ``##INFO`` lines added before ``#CHROM``.  The scores
   are joined to the lines by key (contig as the table names it, POS, REF and ALTs); the lines
   keep their order (their index in the file), so the output has exactly the input's records.
@@ -24,15 +28,24 @@ import os
 import hail as hl
 import hailtop.fs as hfs
 
-from ..vcf import SKIP_FIELD, SKIP_HEADER, SPLICEAI_FIELD, SPLICEAI_HEADER
+from ..kinds.splice import InfoFormat, info_format
+from ..models.spec import OPTIONAL
+from ..vcf import SKIP_FIELD, SKIP_HEADER
 from .files import is_uri
 from .vcf_import import VcfSource, data_fields, declared
 from .worker import POS_FIELDS, SCORE_FIELDS
 
-_DESCRIPTION = {
-    SPLICEAI_FIELD: SPLICEAI_HEADER.split('Description="', 1)[1].rstrip('">'),
-    SKIP_FIELD: SKIP_HEADER.split('Description="', 1)[1].rstrip('">'),
-}
+_SKIP_DESCRIPTION = SKIP_HEADER.split('Description="', 1)[1].rstrip('">')
+
+
+def info_output(data, name: str) -> InfoFormat:
+    """The VCF INFO output of the scores in ``data[name]``: that of the scorer score_table
+    recorded in the ``<name>_provenance`` global (SpliceAI's for tables scored before the
+    scorer was recorded)."""
+    glob = f"{name}_provenance"
+    prov = data[glob] if glob in data.globals else None
+    scorer = hl.eval(prov.scorer) if prov is not None and "scorer" in prov else None
+    return info_format(scorer or OPTIONAL["scorer"])
 
 
 def format_ds(x):
@@ -40,8 +53,9 @@ def format_ds(x):
             .default(hl.format("%.2f", x)))
 
 
-def spliceai_entries(result) -> "hl.ArrayExpression":
-    """``result`` is the row field score_table added → array of SpliceAI INFO entries."""
+def splice_entries(result) -> "hl.ArrayExpression":
+    """``result`` is the row field score_table added → array of INFO entries (the splice
+    kind's format, under whichever key the scorer writes)."""
     def entry(s):
         scored = hl.delimit(hl.array([s.allele, s.gene]
                                      + [format_ds(s[f]) for f in SCORE_FIELDS]
@@ -102,11 +116,13 @@ def _header_line(text, ours: list[str], contigs: dict[str, str] | None):
 
 def annotate_vcf_text(source: VcfSource, scored, name: str, path: str, *,
                       contig_recoding: dict[str, str] | None, reference_genome,
-                      recode_contigs: bool = False) -> None:
+                      recode_contigs: bool = False, fmt: InfoFormat | None = None) -> None:
     """Write ``source``'s lines to ``path`` with the scores of ``scored`` (a Table or
-    MatrixTable scored by score_table under ``name``, keyed by locus/alleles) in INFO.
+    MatrixTable scored by score_table under ``name``, keyed by locus/alleles) in INFO under
+    ``fmt``'s key (default: the scorer's, :func:`info_output`).
     ``contig_recoding`` is the recoding the table was imported with; ``recode_contigs``
     writes the table's contig names (CHROM and ``##contig``) instead of the input's."""
+    fmt = fmt or info_output(scored, name)
     rows = scored.rows() if isinstance(scored, hl.MatrixTable) else scored
     lookup = rows.select(r=rows[name]).select_globals().distinct()
     recode = dict(contig_recoding or {})
@@ -125,9 +141,9 @@ def annotate_vcf_text(source: VcfSource, scored, name: str, path: str, *,
                                                   reference_genome=reference_genome),
                        alleles=hl.array([f[3]]).extend(alts))
     recs = recs.annotate(r=lookup.index(recs.locus, recs.alleles).r)
-    recs = recs.annotate(spliceai=_nonempty(spliceai_entries(recs.r)),
+    recs = recs.annotate(scores=_nonempty(splice_entries(recs.r)),
                          skip=_nonempty(skip_entries(recs.r)))
-    recs = recs.annotate(info=set_info(recs.f[7], SPLICEAI_FIELD, recs.spliceai))
+    recs = recs.annotate(info=set_info(recs.f[7], fmt.key, recs.scores))
     recs = recs.annotate(info=set_info(recs.info, SKIP_FIELD, recs.skip))
     first = recs.f[:7]
     if recode_contigs:
@@ -138,7 +154,7 @@ def annotate_vcf_text(source: VcfSource, scored, name: str, path: str, *,
     recs = recs.select(new=hl.if_else(hl.is_defined(recs.r), text, hl.missing(hl.tstr)))
 
     have = declared(source.header)["INFO"]
-    ours = [h for key, h in ((SPLICEAI_FIELD, SPLICEAI_HEADER), (SKIP_FIELD, SKIP_HEADER))
+    ours = [h for key, h in ((fmt.key, fmt.header), (SKIP_FIELD, SKIP_HEADER))
             if key not in have]
     contigs = {k: v for k, v in recode.items()} if recode_contigs else None
     new = recs[lines.i].new
@@ -172,23 +188,25 @@ def _write_text(table: "hl.Table", path: str) -> None:
 
 
 # ---- the Hail route: a Table or MatrixTable input -------------------------------------------
-def export_vcf(data, name: str, path: str) -> None:
+def export_vcf(data, name: str, path: str, fmt: InfoFormat | None = None) -> None:
     """Write ``data`` (scored by score_table under ``name``) with ``hl.export_vcf``: its
-    ``rsid``, ``qual``, ``filters``, ``info`` and entries, INFO ``SpliceAI`` and, for ALTs
-    that were not scored, ``SeqScore_skip=ALLELE|CODE`` (as ``seqscore score --flag-skipped``).
+    ``rsid``, ``qual``, ``filters``, ``info`` and entries, INFO under ``fmt``'s key (default:
+    the scorer's, :func:`info_output`) and, for ALTs that were not scored,
+    ``SeqScore_skip=ALLELE|CODE`` (as ``seqscore score --flag-skipped``).
     """
+    fmt = fmt or info_output(data, name)
     result = data[name]
     row = data.row
     has_info = "info" in row and isinstance(data.info.dtype, hl.tstruct)
-    spliceai = _nonempty(spliceai_entries(result))
-    if has_info and data.info.dtype.get(SPLICEAI_FIELD) == hl.tarray(hl.tstr):
-        spliceai = hl.coalesce(spliceai, data.info[SPLICEAI_FIELD])     # kept, as score does
-    add = {SPLICEAI_FIELD: spliceai, SKIP_FIELD: _nonempty(skip_entries(result))}
+    scores = _nonempty(splice_entries(result))
+    if has_info and data.info.dtype.get(fmt.key) == hl.tarray(hl.tstr):
+        scores = hl.coalesce(scores, data.info[fmt.key])     # kept, as score does
+    add = {fmt.key: scores, SKIP_FIELD: _nonempty(skip_entries(result))}
     info = data.info.annotate(**add) if has_info else hl.struct(**add)
     types = {"rsid": hl.tstr, "qual": hl.tfloat64, "filters": hl.tset(hl.tstr)}
     keep = {f: data[f] for f, t in types.items() if f in row and data[f].dtype == t}
     meta = {"info": {k: {"Number": ".", "Type": "String", "Description": d}
-                     for k, d in _DESCRIPTION.items()}}
+                     for k, d in ((fmt.key, fmt.description), (SKIP_FIELD, _SKIP_DESCRIPTION))}}
     if isinstance(data, hl.MatrixTable):
         out = data.select_rows(**keep, info=info).select_globals()
     else:
