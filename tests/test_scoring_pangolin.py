@@ -241,13 +241,33 @@ def _members(sess, genome, snvs, strand, d=50):
     return out
 
 
+#: rs71649640 (GABPA +, ATP5J -) with custom_test.gtf.gz under the CLI's other options, as the
+#: Pangolin CLI wrote it (set up as for INDELS below): -s 0.02, --score_exons True, -m False
+OPTIONS = (
+    ({"cutoff": 0.02},
+     "ENSG00000154727|Warnings:,ENSG00000154723|49:-0.15000000596046448|Warnings:"),
+    ({"score_exons": True},
+     "ENSG00000154727_sites1|ENSG00000154727_sites2|Warnings:,ENSG00000154723_sites1|-87:NA|"
+     "-87:NA|-87:NA|-1:0.07000000029802322|49:-0.15000000596046448|49:-0.15000000596046448|"
+     "ENSG00000154723_sites2|-36:-0.0|-36:-0.0|32:-0.0|93:NA|87:NA|733:NA|Warnings:"),
+    ({"mask": False},
+     "ENSG00000154727|1:0.0|34:-0.019999999552965164|Warnings:,"
+     "ENSG00000154723|-1:0.14000000059604645|49:-0.15000000596046448|Warnings:"),
+)
+
+
+def _matches(got: str, want: str) -> bool:
+    g, w = got.replace(",", "|").split("|"), want.replace(",", "|").split("|")
+    return len(g) == len(w) and all(_same(a, b)[0] for a, b in zip(g, w))
+
+
 def _fields(text: str) -> list[list[str]]:
     return [block.split("|") for block in text.split(",")] if text else []
 
 
 def _same(a: str, b: str) -> tuple[bool, float]:
     """Two ``pos:value`` (or name / Warnings) fields: equal, and |Δ value|."""
-    if ":" in a and ":" in b and not a.startswith("Warnings") and not b.startswith("Warnings"):
+    if ":" in a and ":" in b and not a.startswith("Warnings") and "NA" not in (a + b):
         (pa, va), (pb, vb) = a.split(":"), b.split(":")
         delta = abs(round(float(va), 2) - round(float(vb), 2))
         return pa == pb and delta < 1e-9, delta
@@ -280,12 +300,21 @@ def test_the_40_snvs_score_as_the_pangolin_cli_with_both_annotations(shared_data
         worst, diffs = 0.0, []
         for _, pos, ref, alt, rid in rows:
             pos = int(pos)
-            blocks = []
-            for strand, hits in zip("+-", genes.at("21", pos)):
-                if hits:
-                    r, a = preds[strand][pos]
-                    loss, gain = gain_loss(tissue_deltas(r, a, 1, 1, d, member_tissue=tissue))
-                    blocks += score_genes(loss, gain, [g.sites() for g in hits], pos, d)
+            def score(**options):
+                blocks = []
+                for strand, hits in zip("+-", genes.at("21", pos)):
+                    if hits:
+                        r, a = preds[strand][pos]
+                        loss, gain = gain_loss(
+                            tissue_deltas(r, a, 1, 1, d, member_tissue=tissue))
+                        blocks += score_genes(loss, gain, [g.sites() for g in hits], pos, d,
+                                              **options)
+                return blocks
+
+            blocks = score()
+            if rid == "rs71649640" and genes.tags is None:
+                for options, want in OPTIONS:
+                    assert _matches(format_pangolin(score(**options)), want), options
             got, want = _fields(format_pangolin(blocks)), _fields(expected[rid])
             assert [len(b) for b in got] == [len(b) for b in want], (rid, got, want)
             ok = True
@@ -329,14 +358,21 @@ INDELS = {
 INDELS_RUN = ("ins2_MRPL39", "del15_MRPL39")
 
 
-def score_variant(sess, genome, genes, pos, ref, alt, d=50):
-    """The CLI's Pangolin value for one variant, from real windows (both strands)."""
+#: two + genes, AP000235.2 then AP000235.3; the CLI carries the first one's masking into the
+#: second (masked on its own, AP000235.3 would report the loss -2:-0.41 at its own exon start)
+CARRY = (25055586, "T", "A", "ENSG00000226983|-22:0.0|-49:0.0|Warnings:,"
+                             "ENSG00000244278|-22:0.0|-49:0.0|Warnings:")
+
+
+def score_variant(sess, genome, genes, pos, ref, alt, d=50, options=({},)):
+    """The CLI's Pangolin value for one variant, from real windows (both strands), under each
+    of ``options`` (score_genes keywords)."""
     tissue = [TISSUES.index(c.split("_")[2]) for c in sess.spec.member_channels]
     start, end = window_bounds(pos, len(ref), d)
     seq = genome.fetch("21", start, end)
     assert seq[variant_offset(d):variant_offset(d) + len(ref)] == ref
     alt_seq = seq[:variant_offset(d)] + alt + seq[variant_offset(d) + len(ref):]
-    blocks = []
+    blocks: list[list] = [[] for _ in options]
     for strand, hits in zip("+-", genes.at("21", pos)):
         if not hits:
             continue
@@ -344,19 +380,24 @@ def score_variant(sess, genome, genes, pos, ref, alt, d=50):
                 for s in (seq, alt_seq))
         if strand == "-":
             r, a = r[::-1], a[::-1]
-        loss, gain = gain_loss(tissue_deltas(r, a, len(ref), len(alt), d, member_tissue=tissue))
-        blocks += score_genes(loss, gain, [g.sites() for g in hits], pos, d)
-    return format_pangolin(blocks)
+        deltas = tissue_deltas(r, a, len(ref), len(alt), d, member_tissue=tissue)
+        for out, kw in zip(blocks, options):
+            out += score_genes(*gain_loss(deltas), [g.sites() for g in hits], pos, d, **kw)
+    return [format_pangolin(b) for b in blocks]
 
 
 @pytest.mark.slow
-def test_real_indels_score_as_the_pangolin_cli(shared_data, pangolin_session):
+def test_real_indels_and_carried_masking_score_as_the_pangolin_cli(shared_data,
+                                                                    pangolin_session):
     data = shared_data / "grch38_chr21"
     genes = read_pangolin_gtf(data / "custom_test.gtf.gz", tags=None)
     genome = Genome(data / "chr21.fa.gz")
     for rid in INDELS_RUN:
         pos, ref, alt, want = INDELS[rid]
-        got = score_variant(pangolin_session, genome, genes, pos, ref, alt)
-        pairs = [_same(g, w) for g, w in zip(got.split("|"), want.split("|"))]
-        assert len(got.split("|")) == len(want.split("|")) and all(s for s, _ in pairs), (
-            rid, got, want)
+        (got,) = score_variant(pangolin_session, genome, genes, pos, ref, alt)
+        assert _matches(got, want), (rid, got, want)
+    pos, ref, alt, want = CARRY
+    got, own = score_variant(pangolin_session, genome, genes, pos, ref, alt,
+                             options=({}, {"carry_over": False}))
+    assert _matches(got, want), (got, want)
+    assert own.split(",")[1] == "ENSG00000244278|-22:0.0|-2:-0.41|Warnings:", own
