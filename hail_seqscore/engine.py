@@ -16,7 +16,8 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from . import __version__
-from .annotation import GeneTable, check_reference, load_annotation
+from .annotation import check_reference, load_annotation
+from .genes import GeneTable
 from .encode import (gene_padding, layout, length_batches, mask_outside, one_hot_oriented,
                      splice_alt, stack_padded)
 from .errors import (AlleleTooLongError, ConfigError, InvalidVariantError, NearContigEndError,

@@ -33,7 +33,7 @@ from urllib.parse import unquote
 
 import numpy as np
 
-from .annotation import SPLICEAI_COLUMNS, Gene, GeneTable
+from .genes import SPLICEAI_COLUMNS, Gene, GeneTable
 from .errors import AnnotationError
 from .sniff import text_lines
 
@@ -91,7 +91,7 @@ def _norm_tag(tag: str) -> str:
     return tag.strip().replace(" ", "_").lower()
 
 
-def _gtf_attributes(text: str, where: str) -> tuple[dict[str, str], list[str]]:
+def gtf_attributes(text: str, where: str) -> tuple[dict[str, str], list[str]]:
     """``key "value"; key value;`` → (first value per key, every ``tag`` value)."""
     if not _GTF_ATTRS_WHOLE.fullmatch(text):
         bad = next((m for m in re.finditer(r"[^;]+", text)
@@ -188,7 +188,7 @@ class _Parser:
     def _gtf(self, where, lineno, contig, feature, start, end, strand, text) -> None:
         if feature not in ("exon", "transcript", "gene"):
             return
-        attrs, tags = _gtf_attributes(text, where)
+        attrs, tags = gtf_attributes(text, where)
         gene_id = attrs.get("gene_id")
         if not gene_id:
             raise AnnotationError(f"{where}: {feature} without a gene_id attribute")

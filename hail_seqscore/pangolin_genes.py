@@ -41,7 +41,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import AnnotationError
-from .gtf import _gtf_attributes
+from .gtf import gtf_attributes
 from .sniff import text_lines
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ def read_pangolin_gtf(path: str | os.PathLike, *, tags: tuple[str, ...] | None =
         if start < 1 or end < start:
             raise AnnotationError(
                 f"{where}: start {start} and end {end} are not 1-based with start <= end")
-        attrs, found = _gtf_attributes(f[8], where)
+        attrs, found = gtf_attributes(f[8], where)
         if f[2] == "gene":
             gid = attrs.get("gene_id")
             if not gid:

@@ -11,7 +11,8 @@ import re
 import numpy as np
 import pytest
 
-from hail_seqscore.annotation import Gene, info_safe_name, load_annotation, read_spliceai_table
+from hail_seqscore.annotation import load_annotation, read_spliceai_table
+from hail_seqscore.genes import Gene, info_safe_name
 from hail_seqscore.errors import AnnotationError, ConfigError, InputUnreadableError
 
 HEAD = "#NAME\tCHROM\tSTRAND\tTX_START\tTX_END\tEXON_START\tEXON_END\n"
