@@ -20,12 +20,11 @@ import argparse
 import gzip
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from bench_score import timed
 from realdata import DATA, ROOT
 
 from hail_seqscore.compare import compare_vcfs  # noqa: E402
@@ -53,15 +52,6 @@ def spread(src: Path, dst: Path, n: int) -> int:
     picked = lines[::max(1, len(lines) // n)][:n]
     dst.write_text(HEADER + "".join(picked))
     return len(picked)
-
-
-def timed(cmd: list[str], env: dict | None = None) -> float:
-    t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    dt = time.perf_counter() - t
-    if proc.returncode != 0:
-        sys.exit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
-    return dt
 
 
 class OpenSpliceAI:

@@ -91,6 +91,25 @@ def _norm_tag(tag: str) -> str:
     return tag.strip().replace(" ", "_").lower()
 
 
+def feature_fields(line: str, where: str) -> tuple[list[str], int, int]:
+    """The 9 tab-separated columns of a GTF/GFF3 feature line and its 1-based inclusive start
+    and end, checked; ``where`` names the file and line in errors."""
+    f = line.split("\t")
+    if len(f) != 9:
+        raise AnnotationError(
+            f"{where}: {len(f)} tab-separated columns, expected 9 "
+            f"(seqname source feature start end score strand frame attributes)")
+    try:
+        start, end = int(f[3]), int(f[4])
+    except ValueError:
+        raise AnnotationError(
+            f"{where}: start/end {f[3]!r}/{f[4]!r} are not integers") from None
+    if start < 1 or end < start:
+        raise AnnotationError(
+            f"{where}: start {start} and end {end} are not 1-based with start <= end")
+    return f, start, end
+
+
 def gtf_attributes(text: str, where: str) -> tuple[dict[str, str], list[str]]:
     """``key "value"; key value;`` → (first value per key, every ``tag`` value)."""
     if not _GTF_ATTRS_WHOLE.fullmatch(text):
@@ -158,20 +177,8 @@ class _Parser:
                 self.format = "gff3" if version and version[0].startswith("3") else "gtf"
             return not line.startswith("##FASTA")
         where = f"{self.label}: line {lineno}"
-        f = line.split("\t")
-        if len(f) != 9:
-            raise AnnotationError(
-                f"{where}: {len(f)} tab-separated columns, expected 9 "
-                f"(seqname source feature start end score strand frame attributes)")
+        f, start, end = feature_fields(line, where)
         contig, feature, strand = f[0], f[2], f[6]
-        try:
-            start, end = int(f[3]), int(f[4])
-        except ValueError:
-            raise AnnotationError(
-                f"{where}: start/end {f[3]!r}/{f[4]!r} are not integers") from None
-        if start < 1 or end < start:
-            raise AnnotationError(
-                f"{where}: start {start} and end {end} are not 1-based with start <= end")
         if strand not in ("+", "-", ".", "?"):
             raise AnnotationError(f"{where}: strand {strand!r}, expected + or - (or .)")
         if self.format is None:

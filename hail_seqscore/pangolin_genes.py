@@ -41,7 +41,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import AnnotationError
-from .gtf import gtf_attributes
+from .gtf import feature_fields, gtf_attributes
 from .sniff import text_lines
 
 log = logging.getLogger(__name__)
@@ -126,22 +126,10 @@ def read_pangolin_gtf(path: str | os.PathLike, *, tags: tuple[str, ...] | None =
                 raise AnnotationError(f"{label} is GFF3; Pangolin's annotation is a GTF "
                                       f"(gene_id \"…\"; transcript_id \"…\";)")
             continue
-        f = line.split("\t")
         where = f"{label}: line {lineno}"
-        if len(f) != 9:
-            raise AnnotationError(f"{where}: {len(f)} tab-separated columns, expected 9 "
-                                  f"(seqname source feature start end score strand frame "
-                                  f"attributes)")
+        f, start, end = feature_fields(line, where)
         if f[2] not in _KEPT:
             continue
-        try:
-            start, end = int(f[3]), int(f[4])
-        except ValueError:
-            raise AnnotationError(
-                f"{where}: start/end {f[3]!r}/{f[4]!r} are not integers") from None
-        if start < 1 or end < start:
-            raise AnnotationError(
-                f"{where}: start {start} and end {end} are not 1-based with start <= end")
         attrs, found = gtf_attributes(f[8], where)
         if f[2] == "gene":
             gid = attrs.get("gene_id")

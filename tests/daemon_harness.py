@@ -39,6 +39,15 @@ def write_toy_genome(directory: Path) -> tuple[Path, Path, str]:
     return fasta, genes, seq
 
 
+def toy_world(directory: Path) -> dict:
+    """The toy model and genome of the daemon tests: ``{model, fasta, genes, seq, dir}``."""
+    from toy_models import build_toy_model  # noqa: PLC0415
+
+    model = build_toy_model(directory / "toy.onnx")
+    fasta, genes, seq = write_toy_genome(directory)
+    return {"model": model, "fasta": fasta, "genes": genes, "seq": seq, "dir": directory}
+
+
 def toy_variants(seq: str, n: int, start: int = 1600, step: int = 7) -> list[Variant]:
     """``n`` distinct SNVs inside TOY1 with the right REF."""
     out = []

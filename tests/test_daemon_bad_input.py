@@ -11,12 +11,11 @@ import httpx
 import numpy as np
 import pytest
 
-from daemon_harness import Daemon, toy_variants, wait_until, write_toy_genome
+from daemon_harness import Daemon, toy_variants, toy_world, wait_until
 from hail_seqscore.client import Client
 from hail_seqscore.daemon.metrics import parse_exposition
 from hail_seqscore.errors import ConfigError
 from hail_seqscore.records import Variant
-from toy_models import build_toy_model
 
 pytestmark = pytest.mark.timeout(300)
 JSON = {"content-type": "application/json"}
@@ -24,10 +23,7 @@ JSON = {"content-type": "application/json"}
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
-    d = tmp_path_factory.mktemp("bad_input")
-    model = build_toy_model(d / "toy.onnx")
-    fasta, genes, seq = write_toy_genome(d)
-    return {"model": model, "fasta": fasta, "genes": genes, "seq": seq, "dir": d}
+    return toy_world(tmp_path_factory.mktemp("bad_input"))
 
 
 def serve_args(toy, *extra, model=None, fasta=None):

@@ -15,21 +15,17 @@ import time
 import httpx
 import pytest
 
-from daemon_harness import ROOT, Daemon, toy_variants, wait_until, write_toy_genome
+from daemon_harness import ROOT, Daemon, toy_variants, toy_world, wait_until
 from hail_seqscore.daemon.metrics import parse_exposition
 from hail_seqscore.engine import Engine, EngineConfig
 from hail_seqscore.errors import ServiceBusyError
-from toy_models import build_toy_model
 
 pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
-    d = tmp_path_factory.mktemp("daemon")
-    model = build_toy_model(d / "toy.onnx")
-    fasta, genes, seq = write_toy_genome(d)
-    return {"model": model, "fasta": fasta, "genes": genes, "seq": seq, "dir": d}
+    return toy_world(tmp_path_factory.mktemp("daemon"))
 
 
 def serve_args(toy, *extra):
