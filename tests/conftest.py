@@ -105,3 +105,19 @@ def hail_session(tmp_path_factory):
             spark_conf={"spark.ui.enabled": "false"})
     yield tmp
     hl.stop()
+
+
+SHARED_WEIGHTS = REPO.parent / "shared" / "weights"
+
+
+@pytest.fixture(scope="session")
+def openspliceai_model() -> Path:
+    """The openspliceai model exported into ``$SEQSCORE_HOME`` from ../shared/weights (GPL-3.0:
+    never into the repository); a no-op when up to date.  Skips where the weights are absent."""
+    weights = SHARED_WEIGHTS / "openspliceai-mane-10000nt"
+    if not weights.is_dir():
+        pytest.skip(f"OpenSpliceAI weights not found at {weights} (see its README)")
+    _need_export_extra()
+    from export.onnx_export import export_model
+
+    return export_model("openspliceai", source=weights).path

@@ -46,11 +46,9 @@ def test_daemon_equals_engine_on_real_variants(shared_data, spliceai_model):
     assert sum(1 for r in want if r.scores) > 10
 
 
-def test_spliceai_and_openspliceai_served_side_by_side(shared_data, spliceai_model, tmp_path):
+def test_spliceai_and_openspliceai_served_side_by_side(shared_data, spliceai_model,
+                                                      openspliceai_model, tmp_path):
     from hail_seqscore.cli import main
-
-    if not default_model_path("openspliceai").is_file():
-        pytest.skip("openspliceai is not exported: seqscore export openspliceai --from DIR")
     d = shared_data / "grch38_chr21"
     vs = read_vcf(d / "dbsnp_snvs.vcf", 6) + read_vcf(d / "indels.vcf", 4)
     ref, ann = str(d / "chr21.fa.gz"), str(d / "genes.grch38.spliceai.txt")

@@ -19,22 +19,15 @@ from hail_seqscore.kinds.splice import OPENSPLICEAI
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 DATA = SHARED / "data" / "grch38_chr21"
 REFERENCE = DATA / "reference_outputs" / "openspliceai"
-WEIGHTS = SHARED / "weights" / "openspliceai-mane-10000nt"
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def model():
+def model(openspliceai_model):
     if not REFERENCE.is_dir():
         pytest.skip(f"OpenSpliceAI reference outputs not found at {REFERENCE}")
-    if not WEIGHTS.is_dir():
-        pytest.skip(f"OpenSpliceAI weights not found at {WEIGHTS} (see its README)")
-    for mod in ("torch", "onnx"):
-        pytest.importorskip(mod, reason="needs the export extra: pip install '.[export]'")
-    from export.onnx_export import export_model
-
-    return export_model("openspliceai", source=WEIGHTS).path   # a no-op when up to date
+    return openspliceai_model
 
 
 @pytest.mark.parametrize("name", ["dbsnp_snvs", "indels"])
