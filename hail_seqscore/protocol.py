@@ -48,6 +48,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import (AlleleTooLongError, InvalidVariantError, PayloadTooLargeError,
                      RequestError, UnsupportedMediaTypeError)
+from .kinds.splice import SPLICE_DELTAS
 from .records import ErrorInfo, GeneScore, ScoreResult, Variant
 from .variants import validate
 
@@ -379,38 +380,13 @@ SCORE_REQUEST_SCHEMA: dict[str, Any] = {
 }
 
 # ---- what a result holds, per kind of model: data, shown by GET /v1/models --------------------
-def _field(name: str, type_: str, description: str, nullable: bool = False,
-           **extra: Any) -> dict[str, Any]:
-    return {"name": name, "type": type_, "nullable": nullable, "description": description,
-            **extra}
-
-
-_EVENTS = {"ag": "acceptor gain", "al": "acceptor loss", "dg": "donor gain", "dl": "donor loss"}
-
-#: SpliceAI's per-gene delta scores (SpliceAI, CI-SpliceAI, OpenSpliceAI: ``records.GeneScore``)
-SPLICE_DELTAS: dict[str, Any] = {
-    "record": "splice_deltas",
-    "list": "scores",       # results[i].scores: one object per gene the variant lies in
-    "per": "gene",
-    "fields": [
-        _field("gene", "string", "gene name, as in the gene table"),
-        _field("strand", "string", "the gene's strand", enum=["+", "-"]),
-        *(_field(f"ds_{k}", "number", f"delta score of {what}, 0 to 1, unrounded (null where "
-                 "the tool writes '.': MNVs and complex indels)", nullable=True)
-          for k, what in _EVENTS.items()),
-        *(_field(f"dp_{k}", "integer", f"position of the {what}, in bp from the variant "
-                 "(negative: upstream on the forward strand)", nullable=True)
-          for k, what in _EVENTS.items()),
-    ],
-}
-
 #: The result record of each (kind, scorer) the daemon serves (``ModelSpec.kind`` and
 #: ``.scorer``): ``results[i][record["list"]]`` holds one object per ``record["per"]`` with the
 #: record's ``fields``.  A model whose (kind, scorer) is not listed is refused when the daemon
 #: starts; a new kind, or a scorer whose record differs, adds its own entry here.
 RESULT_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
     ("splice", "spliceai"): SPLICE_DELTAS,
-    ("splice", "openspliceai"): SPLICE_DELTAS,
+    ("splice", "openspliceai"): SPLICE_DELTAS,     # same record, its own VCF key
 }
 
 

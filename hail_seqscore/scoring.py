@@ -66,8 +66,3 @@ def delta_scores(y_ref: np.ndarray, y_alt: np.ndarray, *, acceptor: int, donor: 
                float(loss[i_loss]) * (0 if masked_loss else 1)]
         dp += [i_gain - half, i_loss - half]
     return Deltas(ds=(ds[0], ds[1], ds[2], ds[3]), dp=(dp[0], dp[1], dp[2], dp[3]))
-
-
-def format_ds(value: float) -> str:
-    """SpliceAI's ``{:.2f}``."""
-    return f"{value:.2f}"

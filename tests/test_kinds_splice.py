@@ -1,9 +1,10 @@
 """kinds.splice: each splice scorer's VCF output (INFO key, header line, entry strings)."""
 
+import numpy as np
 import pytest
 
 from hail_seqscore.errors import ModelFormatError
-from hail_seqscore.kinds.splice import OPENSPLICEAI, SPLICEAI, info_format
+from hail_seqscore.kinds.splice import OPENSPLICEAI, SPLICEAI, format_ds, info_format
 from hail_seqscore.records import GeneScore, ScoreResult, Variant
 
 
@@ -35,3 +36,9 @@ def test_formats_by_scorer():
     assert info_format("openspliceai") is OPENSPLICEAI
     with pytest.raises(ModelFormatError, match="pangolin"):
         info_format("pangolin")
+
+
+def test_format_matches_spliceai_rounding():
+    assert format_ds(0.005) == f"{0.005:.2f}"
+    assert format_ds(-0.0) == "-0.00"
+    assert format_ds(np.float32(0.125)) == "0.12"

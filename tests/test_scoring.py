@@ -1,6 +1,6 @@
 import numpy as np
 
-from hail_seqscore.scoring import align_alt, delta_scores, format_ds
+from hail_seqscore.scoring import align_alt, delta_scores
 
 ACC, DON = 1, 2
 
@@ -60,9 +60,3 @@ def test_align_insertion_takes_max_over_inserted_bases():
     assert out.shape == (5, 3)
     np.testing.assert_array_equal(out[2], np.array([0, 0.7, 0.4], dtype=np.float32))
     np.testing.assert_array_equal(out[3:], y_alt[5:])
-
-
-def test_format_matches_spliceai_rounding():
-    assert format_ds(0.005) == f"{0.005:.2f}"
-    assert format_ds(-0.0) == "-0.00"
-    assert format_ds(np.float32(0.125)) == "0.12"

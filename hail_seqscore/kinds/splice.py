@@ -11,14 +11,20 @@ and complex indels).  They differ in the INFO key and its header description.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import ModelFormatError
 from ..records import ScoreResult
-from ..scoring import format_ds
 
 ENTRY_FORMAT = "ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL"
 _WHAT = ("These include delta scores (DS) and delta positions (DP) for acceptor gain (AG), "
          "acceptor loss (AL), donor gain (DG), and donor loss (DL). Format: " + ENTRY_FORMAT)
+
+
+def format_ds(value: float) -> str:
+    """A delta score as SpliceAI and OpenSpliceAI print it: ``{:.2f}`` (``-0.00`` for a tiny
+    negative)."""
+    return f"{value:.2f}"
 
 
 @dataclass(frozen=True)
@@ -62,3 +68,31 @@ def info_format(scorer: str) -> InfoFormat:
         raise ModelFormatError(
             f"models scored by {scorer!r} have no VCF output yet (known: "
             f"{', '.join(INFO_FORMATS)})") from None
+
+
+# ---- the kind's result record in JSON: data, shown by the daemon's GET /v1/models -------------
+def _field(name: str, type_: str, description: str, nullable: bool = False,
+           **extra: Any) -> dict[str, Any]:
+    return {"name": name, "type": type_, "nullable": nullable, "description": description,
+            **extra}
+
+
+_EVENTS = {"ag": "acceptor gain", "al": "acceptor loss", "dg": "donor gain", "dl": "donor loss"}
+
+#: SpliceAI's per-gene delta scores (SpliceAI, CI-SpliceAI, OpenSpliceAI: ``records.GeneScore``):
+#: ``results[i]["scores"]`` holds one object per gene with these fields
+SPLICE_DELTAS: dict[str, Any] = {
+    "record": "splice_deltas",
+    "list": "scores",       # results[i].scores: one object per gene the variant lies in
+    "per": "gene",
+    "fields": [
+        _field("gene", "string", "gene name, as in the gene table"),
+        _field("strand", "string", "the gene's strand", enum=["+", "-"]),
+        *(_field(f"ds_{k}", "number", f"delta score of {what}, 0 to 1, unrounded (null where "
+                 "the tool writes '.': MNVs and complex indels)", nullable=True)
+          for k, what in _EVENTS.items()),
+        *(_field(f"dp_{k}", "integer", f"position of the {what}, in bp from the variant "
+                 "(negative: upstream on the forward strand)", nullable=True)
+          for k, what in _EVENTS.items()),
+    ],
+}
