@@ -24,14 +24,12 @@ from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
 from .errors import InputFormatError, InputUnreadableError
+from .sniff import BGZF_EOF, compression
 
 log = logging.getLogger(__name__)
 
 _POS = re.compile(r"[0-9]+")
 _ENCODING = ("utf-8", "surrogateescape")
-#: magic bytes of compressions we cannot stream, and what to say about them
-_OTHER_COMPRESSION = {b"BZh": "bzip2", b"\xfd7zXZ": "xz", b"\x28\xb5\x2f\xfd": "zstd",
-                      b"PK\x03\x04": "zip"}
 
 
 @dataclass(slots=True)
@@ -100,8 +98,9 @@ class VcfReader:
         raw = self._open_raw()
         self._close = None if self.path == "-" else raw.close
         head = _peek(raw, 64)
-        if head[:2] == b"\x1f\x8b":
-            if _is_bgzf(head) and self.path != "-" and not _ends_with_bgzf_eof(raw):
+        kind = compression(head)
+        if kind in ("gzip", "bgzf"):
+            if kind == "bgzf" and self.path != "-" and not _ends_with_bgzf_eof(raw):
                 self._no_eof = True
             raw = gzip.GzipFile(fileobj=raw, mode="rb")
             head = self._guard(lambda: _peek(raw, 64))
@@ -131,10 +130,10 @@ class VcfReader:
         if not head:
             raise InputFormatError(f"{self.name}: the input is empty; expected a VCF header "
                                    "(##fileformat=VCFv4.x ... #CHROM)")
-        for magic, kind in _OTHER_COMPRESSION.items():
-            if head.startswith(magic):
-                raise InputFormatError(f"{self.name}: compressed with {kind}, which cannot be "
-                                       "read; decompress it, or recompress it with bgzip")
+        kind = compression(head)
+        if kind not in (None, "gzip", "bgzf"):   # gzip was opened already: twice is not a VCF
+            raise InputFormatError(f"{self.name}: compressed with {kind}, which cannot be "
+                                   "read; decompress it, or recompress it with bgzip")
         if not head.startswith(b"#"):
             gz = " (its name says gzip, but it is not gzip-compressed)" \
                 if self.name.endswith((".gz", ".bgz")) else ""
@@ -273,14 +272,6 @@ def _peek(fh, n: int) -> bytes:
     if len(data) >= n:
         return data[:n]
     return data  # shorter: the stream is that short (or gave what it had)
-
-
-#: the empty block bgzip writes last (SAM/BAM spec, section 4.1.2)
-BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
-
-
-def _is_bgzf(head: bytes) -> bool:
-    return len(head) >= 16 and head[3] & 4 and head[12:14] == b"BC"
 
 
 def _ends_with_bgzf_eof(raw) -> bool:
