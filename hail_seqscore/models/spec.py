@@ -14,6 +14,22 @@ ALT outputs into scores (``spliceai``, ``openspliceai`` or ``pangolin``) — and
 ``member_channels``: when present, the graph has a second output ``y_members``
 ``[batch, length - context, len(member_channels)]`` with every ensemble member's own outputs
 (Pangolin: each replicate's P(splice), for its insertion rule).
+
+The ``tracks`` kind (regulatory models: Puffin, Enformer, Basenji2, AI-TAC, a user's own) adds
+optional keys that say how output bins map onto the input window:
+
+* ``input_length``: the one input length the graph takes, or ``0`` for any length (a fully
+  convolutional model such as Puffin, whose output then has ``length - context`` positions);
+* ``bin_size``: bases per output bin (1 for base-resolution models such as Puffin);
+* ``output_offset``: bases from the window's first base to the first bin's first base
+  (``context // 2`` for a cropped base-resolution model);
+* ``tracks``: JSON list, one object per output channel in channel order, with ``name`` (equal to
+  ``output_channels``) and optional ``description``, ``assay``, ``cell_type``, ``strand``;
+* ``default_reduction``: how a variant's effect on a track is reduced over bins by default
+  (``diff``, ``log2fc`` or ``max_abs_diff``; see ``kinds/tracks.py``).
+
+For a fixed-length model ``y`` is ``[batch, n_bins, tracks]``; ``context`` is then the input
+length minus ``n_bins * bin_size`` (the bases that give context but get no bin).
 """
 
 from __future__ import annotations
@@ -32,9 +48,12 @@ REQUIRED = (
 )
 #: optional keys and their defaults (the SpliceAI-shaped files exported before them)
 OPTIONAL = {"kind": "splice", "scorer": "spliceai"}
+#: optional keys of the tracks kind (see the module docstring) and their defaults
+TRACK_KEYS = {"input_length": "0", "bin_size": "1", "output_offset": "", "tracks": "[]",
+              "default_reduction": "diff"}
 MEMBER_OUTPUT = "y_members"
-KINDS = ("splice",)
-SCORERS = ("spliceai", "openspliceai", "pangolin")
+KINDS = ("splice", "tracks")
+SCORERS = ("spliceai", "openspliceai", "pangolin", "tracks")
 
 
 @dataclass(frozen=True)
@@ -56,8 +75,19 @@ class ModelSpec:
     kind: str = OPTIONAL["kind"]
     scorer: str = OPTIONAL["scorer"]
     member_channels: tuple[str, ...] = ()
+    # the tracks kind (see the module docstring)
+    input_length: int = 0
+    bin_size: int = 1
+    output_offset: int | None = None       # None: context // 2
+    tracks: tuple[Mapping[str, str], ...] = ()
+    default_reduction: str = "diff"
     input_name: str = "x"
     output_name: str = "y"
+
+    @property
+    def offset(self) -> int:
+        """Bases from the window's first base to the first output bin's first base."""
+        return self.context // 2 if self.output_offset is None else self.output_offset
 
     @property
     def flank(self) -> int:
@@ -102,6 +132,13 @@ class ModelSpec:
                 scorer=meta.get(PREFIX + "scorer", OPTIONAL["scorer"]),
                 member_channels=tuple(c for c in meta.get(PREFIX + "member_channels",
                                                           "").split(",") if c),
+                input_length=int(meta.get(PREFIX + "input_length", TRACK_KEYS["input_length"])),
+                bin_size=int(meta.get(PREFIX + "bin_size", TRACK_KEYS["bin_size"])),
+                output_offset=(int(meta[PREFIX + "output_offset"])
+                               if meta.get(PREFIX + "output_offset") else None),
+                tracks=tuple(json.loads(meta.get(PREFIX + "tracks", TRACK_KEYS["tracks"]))),
+                default_reduction=meta.get(PREFIX + "default_reduction",
+                                           TRACK_KEYS["default_reduction"]),
             )
         except (ValueError, json.JSONDecodeError) as exc:
             raise ModelFormatError(f"{source}: malformed seqscore metadata: {exc}") from None
@@ -111,6 +148,12 @@ class ModelSpec:
             raise ModelFormatError(f"{source}: context {spec.context} must be even and >= 0")
         if len(spec.alphabet) != 4:
             raise ModelFormatError(f"{source}: alphabet {spec.alphabet!r} must have 4 letters")
+        if spec.bin_size < 1 or spec.input_length < 0:
+            raise ModelFormatError(f"{source}: bin_size {spec.bin_size} must be >= 1 and "
+                                   f"input_length {spec.input_length} >= 0")
+        if spec.tracks and [t.get("name") for t in spec.tracks] != list(spec.output_channels):
+            raise ModelFormatError(f"{source}: the track table's names differ from "
+                                   "output_channels")
         if spec.kind not in KINDS or spec.scorer not in SCORERS:
             raise ModelFormatError(
                 f"{source}: kind {spec.kind!r} / scorer {spec.scorer!r} not supported (kinds: "
@@ -138,4 +181,10 @@ class ModelSpec:
             PREFIX + "scorer": self.scorer,
             **({PREFIX + "member_channels": ",".join(self.member_channels)}
                if self.member_channels else {}),
+            **({PREFIX + "input_length": str(self.input_length),
+                PREFIX + "bin_size": str(self.bin_size),
+                PREFIX + "output_offset": str(self.offset),
+                PREFIX + "tracks": json.dumps([dict(t) for t in self.tracks]),
+                PREFIX + "default_reduction": self.default_reduction}
+               if self.kind == "tracks" else {}),
         }
