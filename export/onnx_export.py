@@ -200,7 +200,8 @@ def _n_stages() -> int:
 def export_model(name: str, out: str | os.PathLike | None = None, *,
                  source: str | os.PathLike | None = None, members: Sequence[int] | None = None,
                  force: bool = False, variant: Variant = DEFAULT_VARIANT,
-                 split: bool = True, fp16: bool = False) -> ExportResult:
+                 split: bool = True, fp16: bool = False,
+                 accept_licence: bool = False) -> ExportResult:
     """Export known model ``name`` (all members averaged, or just ``members``) to ``out``
     (default ``registry.default_model_path(name)``); weights from ``source`` or the pinned
     wheel (models from a repository need ``source``: see :mod:`export.sources`); members
@@ -209,8 +210,15 @@ def export_model(name: str, out: str | os.PathLike | None = None, *,
     With ``split`` (the default) the trunk-stage and head graphs for incremental ALT inference are
     written beside it (``NAME.trunk0.onnx`` … and ``NAME.head.onnx``, see :mod:`export.split`).
     With ``fp16``, half-precision copies of every file are written too (``NAME.fp16.onnx``,
-    ``NAME.fp16.trunk0.onnx`` …; see :mod:`export.precision`)."""
+    ``NAME.fp16.trunk0.onnx`` …; see :mod:`export.precision`).
+    Models of the ``tracks`` kind (Puffin) go to :func:`export.tracks_known.export_known`;
+    ``accept_licence`` is needed for those whose licence restricts use."""
     km = registry.known_model(name)
+    if km.kind == "tracks":
+        from .tracks_known import export_known  # noqa: PLC0415
+
+        return export_known(name, out, source=source, force=force, members=members,
+                            fp16=fp16, accept_licence=accept_licence)
     out = Path(out) if out is not None else registry.default_model_path(name)
     start = time.perf_counter()
     sel = select(n_members(name), members)

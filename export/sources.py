@@ -8,7 +8,8 @@ Models whose weights live in a source repository (``KnownModel.repository``: Ope
 Pangolin) take ``--from DIR``: the weights folder (as in ``shared/weights/…``, or the
 repository's own folder) or the root of a clone.  That folder must hold exactly the pinned files,
 besides licence/readme files and the repository's other files of that folder
-(``KnownModel.companions``): a missing, changed or unexpected file is an error naming it.
+(``KnownModel.companions``): a missing, changed or unexpected file is an error naming it.  A
+model with a single weight file (Puffin) also takes that file itself.
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ def _weights_folder(model: KnownModel, source: Path) -> Path:
 def _from_folder(model: KnownModel, source: Path) -> list[Path]:
     if not source.exists():
         raise FileNotFoundError(f"--from {source}: no such file or directory")
+    if source.is_file() and len(model.weights) == 1:    # the one weight file itself
+        return [check_sha256(source, model.weights[0])]
     folder = _weights_folder(model, source)
     pinned = {p.filename for p in model.weights}
     allowed = NOT_WEIGHTS + model.companions

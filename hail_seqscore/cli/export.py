@@ -31,8 +31,14 @@ models:
                 (never ship the export); outputs P(splice) per tissue:
                 git clone https://github.com/tkzeng/Pangolin
                 seqscore export pangolin --from Pangolin
+  puffin        Puffin transcription initiation, 10 base-resolution tracks (5 assays x 2
+                strands), 325 bp of context each side; licence: academic research use only,
+                no commercial use, so the export is opt-in and must never be shared:
+                git clone https://github.com/jzhoulab/puffin
+                seqscore export puffin --from puffin/resources/puffin.pth --accept-licence
 
-exit codes: 0 done or up to date; 64 unknown model / bad setting / --from needed; 65 weight
+exit codes: 0 done or up to date; 64 unknown model / bad setting / --from needed /
+--accept-licence needed; 65 weight
 file corrupt, unexpected or not the pinned one; 66 --from path or a weight file missing; 69
 network unavailable (use --from); 130 interrupted.
 """
@@ -52,6 +58,9 @@ def add_parser(sub) -> None:
     p.add_argument("--fp16", action="store_true",
                    help="also write half-precision copies (MODEL.fp16.onnx …) for "
                         "`--precision fp16`; scores deviate slightly from fp32")
+    p.add_argument("--accept-licence", action="store_true",
+                   help="accept a restrictive weights licence (puffin: academic research use "
+                        "only); the export is for your own use and must not be shared")
     p.add_argument("--members", metavar="I,J",
                    help="export only these ensemble members (0-based, comma separated; "
                         "pangolin: 0-2 heart, 3-5 liver, 6-8 brain, 9-11 testis, at least one "
@@ -78,7 +87,7 @@ def run(args) -> int:
             f"exporting needs the export extra ({exc.name} is missing): "
             "pip install 'hail-seqscore[export]'") from None
     result = export_model(args.model, args.out, source=args.source, members=members,
-                          force=args.force, fp16=args.fp16)
+                          force=args.force, fp16=args.fp16, accept_licence=args.accept_licence)
     if result.status == "up to date":
         print(f"{args.model}: up to date ({result.path}); use --force to export again",
               file=sys.stderr)

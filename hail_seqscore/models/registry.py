@@ -42,6 +42,9 @@ class KnownModel:
     companions: tuple[str, ...] = ()
     kind: str = "splice"          # what the outputs are (see models.spec)
     scorer: str = "spliceai"      # whose scoring rules turn them into scores
+    #: the weights' licence restricts use (e.g. academic research only): exporting them needs
+    #: the user's explicit ``--accept-licence``
+    licence_gated: bool = False
 
     @property
     def pip_requirement(self) -> str:
@@ -82,6 +85,15 @@ PANGOLIN_CITATION = (
     "Zeng T, Li YI. Predicting RNA splicing from DNA sequence using Pangolin. Genome Biology "
     "23:103 (2022). doi:10.1186/s13059-022-02664-4. Weights from github.com/tkzeng/Pangolin "
     "(pangolin/models, final.*.v2)."
+)
+PUFFIN_CITATION = (
+    "Dudnyk K, Cai D, Shi C, Xu J, Zhou J. Sequence basis of transcription initiation in the "
+    "human genome. Science 384(6694):eadj0116 (2024). doi:10.1126/science.adj0116. Weights "
+    "from github.com/jzhoulab/puffin (resources/puffin.pth)."
+)
+PUFFIN_LICENCE = (
+    "Copyright (c) 2023 The University of Texas Southwestern Medical Center; academic research "
+    "use only, no commercial use (see the repository's LICENSE); do not redistribute this export"
 )
 
 _OSAI_DIR = "models/openspliceai-mane/10000nt/"
@@ -173,6 +185,23 @@ KNOWN_MODELS: dict[str, KnownModel] = {
         companions=("final.[1-5].[0-7].3", "final.[1-3].[0-7].3.v2"),
         scorer="pangolin",
     ),
+    "puffin": KnownModel(
+        name="puffin",
+        version="467b4252",
+        source_package="puffin",
+        source_version="467b4252",
+        weights=(WeightFile("resources/puffin.pth",
+                            "d8a3c4a3a67d99d43606544128498c03688cac17c3f4098987f3955e26627559"),),
+        licence=PUFFIN_LICENCE,
+        attribution=PUFFIN_CITATION,
+        redistributable=False,
+        repository="github.com/jzhoulab/puffin",
+        # the genome FASTA that Puffin's README downloads into resources/
+        companions=("hg38.fa*",),
+        kind="tracks",
+        scorer="tracks",
+        licence_gated=True,
+    ),
 }
 
 # Gene tables that ship in the spliceai wheel (GENCODE V24 canonical transcripts).
@@ -262,7 +291,8 @@ def model_path(name_or_path: str | os.PathLike) -> Path:
         how = f"`seqscore export {text}`"
         if known.needs_from:
             how = (f"`git clone https://{known.repository}` and `seqscore export "
-                   f"{text} --from {known.repository.split('/')[-1]}`")
+                   f"{text} --from {known.repository.split('/')[-1]}"
+                   f"{' --accept-licence' if known.licence_gated else ''}`")
         raise ModelNotInstalledError(
             f"model {text!r} is not exported yet (looked for {path}); run {how} first "
             f"(needs `pip install 'hail-seqscore[export]'`)"
