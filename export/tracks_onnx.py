@@ -53,6 +53,7 @@ class TracksExport:
     max_abs_diff: float | None = None
     size_bytes: int = 0
     members: tuple[int, ...] = (0,)
+    name: str = ""
 
 
 def check_lengths(spec: ModelSpec) -> list[int]:
@@ -96,11 +97,12 @@ def validate_spec(spec: ModelSpec, source: str = "spec") -> None:
         raise ConfigError(f"{source}: output_offset {spec.offset} outside the window")
 
 
-def fingerprint(spec: ModelSpec, **parts) -> str:
+def fingerprint(spec: ModelSpec, parts: Mapping[str, object]) -> str:
     """What decides the file's content: the spec's metadata, the exporter, and ``parts``
     (e.g. the module's source file digest)."""
     blob = json.dumps({"meta": spec.to_metadata(), "exporter": __version__,
-                       "graph_revision": GRAPH_REVISION, **parts}, sort_keys=True, default=str)
+                       "graph_revision": GRAPH_REVISION, "parts": dict(parts)}, sort_keys=True,
+                      default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -191,10 +193,10 @@ def write_tracks_onnx(module, spec: ModelSpec, out: str | Path, *, layout: str =
         raise ConfigError(f"{source}: layout must be one of {', '.join(LAYOUTS)}, got "
                           f"{layout!r}")
     validate_spec(spec, source)
-    fp = fingerprint(spec, layout=layout, **dict(parts or {}))
+    fp = fingerprint(spec, {"layout": layout, **dict(parts or {})})
     if not force and out.is_file() and stored_fingerprint(out) == fp:
         return TracksExport(out, "up to date", time.perf_counter() - start,
-                            size_bytes=out.stat().st_size)
+                            size_bytes=out.stat().st_size, name=spec.name)
     graph = _graph(module, layout)
     expected = _torch_outputs(graph, spec, source)
     meta = {**spec.to_metadata(), **dict(extra_metadata or {}), FINGERPRINT_KEY: fp}
@@ -218,7 +220,7 @@ def write_tracks_onnx(module, spec: ModelSpec, out: str | Path, *, layout: str =
 
     _replace_atomically(out, write)
     return TracksExport(out, "exported", time.perf_counter() - start, diffs[-1],
-                        out.stat().st_size)
+                        out.stat().st_size, name=spec.name)
 
 
 def sha256_of(path: str | Path) -> str:

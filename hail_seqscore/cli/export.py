@@ -8,6 +8,9 @@ import sys
 from ..errors import ConfigError, SeqScoreError
 from ..models.registry import KNOWN_MODELS, known_model
 
+#: the MODEL argument that exports the user's own module (``--module``, ``--weights``, ``--spec``)
+CUSTOM = "custom"
+
 HELP = """\
 Export a known model to one ONNX file (its ensemble averaged inside the graph, as the
 original tool averages it).
@@ -37,6 +40,12 @@ models:
                 git clone https://github.com/jzhoulab/puffin
                 seqscore export puffin --from puffin/resources/puffin.pth --accept-licence
 
+Your own model (any PyTorch module whose output is tracks over bins; see
+docs/custom_models.md for the spec format and a worked example):
+  seqscore export custom --module PKG.MOD:FACTORY --weights W.pt --spec SPEC.toml [--out F]
+  --module may also be FILE.py:FACTORY; W.pt is torch.save(model.state_dict(), W.pt); the
+  default output is $SEQSCORE_HOME/models/NAME.onnx (NAME from the spec).
+
 exit codes: 0 done or up to date; 64 unknown model / bad setting / --from needed /
 --accept-licence needed; 65 weight
 file corrupt, unexpected or not the pinned one; 66 --from path or a weight file missing; 69
@@ -48,7 +57,9 @@ def add_parser(sub) -> None:
     p = sub.add_parser("export", help="export a known model (SpliceAI, OpenSpliceAI, Pangolin …) "
                        "to ONNX",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", metavar="MODEL", help=f"one of: {', '.join(sorted(KNOWN_MODELS))}")
+    p.add_argument("model", metavar="MODEL",
+                   help=f"one of: {', '.join(sorted(KNOWN_MODELS))}, or {CUSTOM} (your own "
+                        "model: --module, --weights, --spec)")
     p.add_argument("--from", dest="source", metavar="PATH",
                    help="wheel, weight file or directory to take the weights from (offline); "
                         "required for openspliceai and pangolin (a clone or its weights folder)")
@@ -61,6 +72,14 @@ def add_parser(sub) -> None:
     p.add_argument("--accept-licence", action="store_true",
                    help="accept a restrictive weights licence (puffin: academic research use "
                         "only); the export is for your own use and must not be shared")
+    p.add_argument("--module", metavar="PKG.MOD:FACTORY",
+                   help=f"{CUSTOM}: the factory returning your torch.nn.Module "
+                        "(or FILE.py:FACTORY)")
+    p.add_argument("--weights", metavar="W.pt",
+                   help=f"{CUSTOM}: its state dict, torch.save(model.state_dict(), W.pt)")
+    p.add_argument("--spec", metavar="SPEC.toml",
+                   help=f"{CUSTOM}: input length, alphabet, N value, bins, tracks, licence, "
+                        "citation (docs/custom_models.md)")
     p.add_argument("--members", metavar="I,J",
                    help="export only these ensemble members (0-based, comma separated; "
                         "pangolin: 0-2 heart, 3-5 liver, 6-8 brain, 9-11 testis, at least one "
@@ -77,21 +96,55 @@ def _members(text: str | None) -> list[int] | None:
         raise ConfigError(f"--members {text!r}: expected comma separated integers") from None
 
 
-def run(args) -> int:
-    known_model(args.model)  # unknown names fail before the (heavy) export extra is imported
-    members = _members(args.members)
+def _export_extra():
     try:
-        from export.onnx_export import export_model  # noqa: PLC0415 - optional extra
+        from export import onnx_export  # noqa: PLC0415 - optional extra
     except ModuleNotFoundError as exc:
         raise SeqScoreError(
             f"exporting needs the export extra ({exc.name} is missing): "
             "pip install 'hail-seqscore[export]'") from None
-    result = export_model(args.model, args.out, source=args.source, members=members,
-                          force=args.force, fp16=args.fp16, accept_licence=args.accept_licence)
+    return onnx_export
+
+
+def _check_options(args) -> None:
+    """The options of ``custom`` and those of the known models do not mix."""
+    own = {"--module": args.module, "--weights": args.weights, "--spec": args.spec}
+    known = {"--from": args.source, "--members": args.members, "--fp16": args.fp16,
+             "--accept-licence": args.accept_licence}
+    if args.model == CUSTOM:
+        missing = [k for k, v in own.items() if not v]
+        if missing:
+            raise ConfigError(f"export {CUSTOM} needs {', '.join(missing)} (see "
+                              "docs/custom_models.md)")
+        given = [k for k, v in known.items() if v]
+        if given:
+            raise ConfigError(f"{given[0]} does not apply to export {CUSTOM}")
+        return
+    known_model(args.model)  # unknown names fail before the (heavy) export extra is imported
+    given = [k for k, v in own.items() if v]
+    if given:
+        raise ConfigError(f"{given[0]} applies only to `seqscore export {CUSTOM}`")
+
+
+def run(args) -> int:
+    _check_options(args)
+    if args.model == CUSTOM:
+        _export_extra()
+        from export.custom import export_custom  # noqa: PLC0415
+
+        result = export_custom(args.module, args.weights, args.spec, args.out,
+                               force=args.force)
+        name = result.name
+    else:
+        members = _members(args.members)
+        result = _export_extra().export_model(
+            args.model, args.out, source=args.source, members=members, force=args.force,
+            fp16=args.fp16, accept_licence=args.accept_licence)
+        name = args.model
     if result.status == "up to date":
-        print(f"{args.model}: up to date ({result.path}); use --force to export again",
+        print(f"{name}: up to date ({result.path}); use --force to export again",
               file=sys.stderr)
     else:
-        print(f"{args.model}: exported to {result.path} in {result.seconds:.1f} s",
+        print(f"{name}: exported to {result.path} in {result.seconds:.1f} s",
               file=sys.stderr)
     return 0
