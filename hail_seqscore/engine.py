@@ -16,26 +16,21 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from . import __version__
-from .annotation import check_reference, load_annotation
-from .genes import GeneTable
-from .encode import (gene_padding, layout, length_batches, mask_outside, one_hot_oriented,
-                     splice_alt, stack_padded)
-from .errors import (AlleleTooLongError, ConfigError, InvalidVariantError, NearContigEndError,
-                     RefMismatchError, RefTooLongError, SeqScoreError, UnsupportedVariantError)
+from .encode import length_batches, one_hot_oriented, stack_padded
+from .errors import (AlleleTooLongError, ConfigError, InvalidVariantError, SeqScoreError,
+                     UnsupportedVariantError)
 from .genome import Genome
 from .incremental import AltJob, SplitModel, TileWork
 from .models.registry import PRECISIONS
 from .models.session import ModelSession, get_session
-from .records import ErrorInfo, GeneScore, ScoreResult, Variant
-from .scoring import align_alt, delta_scores
+from .pangolin_genes import parse_filter
+from .records import ErrorInfo, ScoreResult, Variant
+from .rules import Batch, Predictions, Rule, rule_for
 from .tiles import MERGE_GAP, TileGroup, find_tile, masked_span, plan_tiles
 from .variants import VariantKind, classify, validate
 
 MAX_DISTANCE = 4999   # SpliceAI's -D accepts 0..4999
 STRATEGIES = ("auto", "incremental", "tiled", "window")
-#: deletions longer than distance + this run as full ALT windows (the incremental cone of
-#: a longer one would reach past its REF tile)
-INCREMENTAL_MAX_REF = 1000
 #: tile positions whose REF activations after every trunk stage are held at once (6 stages ×
 #: h and s × 160 channels × 4 bytes ≈ 7.7 KB per position for 5 members: ≈ 0.5 GB)
 INCREMENTAL_POSITIONS = 64_000
@@ -53,7 +48,7 @@ class EngineConfig:
     reference: str = ""
     annotation: str = "grch38"
     distance: int = 50
-    mask: bool = False
+    mask: bool | None = None      # None: the tool's own default (SpliceAI off, Pangolin on)
     batch_size: int = 64
     threads: int | None = None
     providers: tuple[str, ...] | None = None
@@ -71,9 +66,23 @@ class EngineConfig:
     # sequence is fetched or encoded (bounded work per variant: an ALT window grows with the
     # ALT's length).  None = the model's context (10,000 bp for SpliceAI).
     max_allele_length: int | None = None
+    # which transcripts of a GTF annotation a Pangolin model keeps, as its create_db.py
+    # --filter: "" = its default (Ensembl_canonical), "None" = all, else TAG[,TAG...]
+    annotation_filter: str = ""
+    # Pangolin's -s CUTOFF (every site with |change| >= cutoff) and --score_exons
+    score_cutoff: float | None = None
+    score_exons: bool = False
 
     def __post_init__(self):
         check_distance(self.distance)
+        if self.mask is not None:
+            object.__setattr__(self, "mask", bool(self.mask))
+        if self.annotation_filter:
+            parse_filter(self.annotation_filter)
+        c = self.score_cutoff
+        if c is not None and (isinstance(c, bool) or not isinstance(c, (int, float))
+                              or not 0 <= c <= 1):
+            raise ConfigError(f"score_cutoff must be a number from 0 to 1, got {c!r}")
         m = self.max_allele_length
         if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
             raise ConfigError(f"max_allele_length must be an integer >= 1, got {m!r}")
@@ -94,23 +103,6 @@ class EngineConfig:
             object.__setattr__(self, "providers", tuple(self.providers))
 
 
-@dataclass
-class _Job:
-    """One (variant, gene) pair waiting for its REF and ALT predictions."""
-
-    gene: str
-    strand: str
-    ref_need: tuple      # (TileGroup, start, end): REF outputs wanted, 0-based [start, end)
-    alt_key: tuple
-    dist_boundary: int
-
-
-@dataclass
-class _Plan:
-    variant: Variant
-    slots: list = field(default_factory=list)   # GeneScore (done) or _Job (to run)
-
-
 class Engine:
     """Score variants with one model, reference and annotation (see :class:`EngineConfig`).
 
@@ -120,7 +112,8 @@ class Engine:
     def __init__(self, config: EngineConfig | None = None, **kwargs):
         self.config = config if config is not None else EngineConfig(**kwargs)
         self._genome: Genome | None = None
-        self._annotation: GeneTable | None = None
+        self._annotation = None
+        self._rule: Rule | None = None
         self._split: SplitModel | None | bool = False   # False = not looked up yet
         self._lock = threading.Lock()
 
@@ -144,12 +137,26 @@ class Engine:
         return self._genome
 
     @property
-    def annotation(self) -> GeneTable:
+    def rule(self) -> Rule:
+        """The scoring rule of the model's tool (``rules/``)."""
+        if self._rule is None:
+            self._rule = rule_for(self)
+        return self._rule
+
+    @property
+    def annotation(self):
+        """The gene annotation as the model's rule reads it (a ``GeneTable`` for SpliceAI's
+        rule, ``PangolinGenes`` for Pangolin's)."""
         if self._annotation is None:
             with self._lock:
                 if self._annotation is None:
-                    self._annotation = load_annotation(self.config.annotation)
+                    self._annotation = self.rule.load_annotation()
         return self._annotation
+
+    @property
+    def default_mask(self) -> bool:
+        """Masking when neither the configuration nor the call says: the tool's own default."""
+        return self.rule.default_mask if self.config.mask is None else self.config.mask
 
     @property
     def split_model(self) -> SplitModel | None:
@@ -172,7 +179,7 @@ class Engine:
         """Open everything now (the daemon's readiness, fail-fast in the CLI), and warn when the
         gene table and the reference look like different genome builds."""
         _ = self.session, self.annotation, self.genome.contigs, self.split_model
-        check_reference(self.annotation, self.genome)
+        self.rule.check_reference()
         return self
 
     def provenance(self) -> dict[str, object]:
@@ -183,9 +190,10 @@ class Engine:
             "model_source": f"{s.spec.source_package}=={s.spec.source_version}",
             "reference": os.path.abspath(self.config.reference),
             "annotation": self.config.annotation, "annotation_sha256": ann.sha256 or "",
-            "distance": self.config.distance, "mask": bool(self.config.mask),
+            "distance": self.config.distance, "mask": self.default_mask,
             "precision": self.config.precision,
             "hail_seqscore_version": __version__,
+            **self.rule.provenance(),
         }
 
     # ---- scoring -------------------------------------------------------------------------
@@ -195,50 +203,51 @@ class Engine:
         configured values for this call."""
         variants = list(variants)
         dist = self.config.distance if distance is None else check_distance(distance)
-        msk = self.config.mask if mask is None else bool(mask)
+        msk = self.default_mask if mask is None else bool(mask)
         spec = self.session.spec
-        plans: dict[tuple, _Plan | ScoreResult] = {}
-        windows: dict[tuple, tuple[str, str]] = {}
-        needs: dict[TileGroup, list[tuple[int, int]]] = {}
-        incs: dict[TileGroup, dict[tuple, AltJob]] | None = {} if self.split_model else None
+        rule = self.rule
+        plans: dict[tuple, object] = {}
+        batch = Batch(incs={} if self.split_model else None)
         for v in variants:
             key = _key(v)
             if key in plans:
                 continue
             try:
-                plans[key] = self._plan(v, dist, spec.context, windows, needs, incs)
+                plans[key] = rule.plan(v, dist, batch)
             except SeqScoreError as exc:
                 plans[key] = ScoreResult(v, error=ErrorInfo(exc.code, exc.message))
-        tiles = self._add_tiles(needs, windows, spec.context)
+        tiles = self._add_tiles(batch.needs, batch.windows, spec.context)
         budget = self.config.batch_size * (spec.context + 2 * dist + 1)
-        preds = self._predict_incremental(incs, tiles, windows, dist, budget) if incs else {}
-        preds.update(self._predict(windows, budget=budget))
-        cov = 2 * dist + 1
-        acc, don = spec.channel("acceptor"), spec.channel("donor")
+        preds = (self._predict_incremental(batch.incs, tiles, batch.windows, dist, budget)
+                 if batch.incs else {})
+        preds.update(self._predict(batch.windows, budget=budget))
+        got = Predictions(preds, tiles)
         done: dict[tuple, ScoreResult] = {}
         for key, plan in plans.items():
-            if isinstance(plan, ScoreResult):
-                done[key] = plan
-                continue
-            v = plan.variant
-            scores = []
-            for slot in plan.slots:
-                if isinstance(slot, GeneScore):
-                    scores.append(slot)
-                    continue
-                group, start, end = slot.ref_need
-                ta, tb = find_tile(tiles[group], start, end)
-                y_ref = preds[("tile", group, ta, tb)][start - ta:end - ta]
-                y_alt = align_alt(preds[slot.alt_key], cov, len(v.ref), len(v.alt))
-                d = delta_scores(y_ref, y_alt, acceptor=acc, donor=don,
-                                 dist_exon_boundary=slot.dist_boundary, mask=msk)
-                scores.append(GeneScore(slot.gene, slot.strand, *d.ds, *d.dp))
-            done[key] = _finite(ScoreResult(v, tuple(scores)))
+            done[key] = plan if isinstance(plan, ScoreResult) else rule.finish(plan, got, dist,
+                                                                               msk)
         out = []
         for v in variants:
             r = done[_key(v)]
             out.append(r if r.variant is v else ScoreResult(v, r.scores, r.error))
         return out
+
+    def checked_site(self, v: Variant, context: int) -> tuple[VariantKind, str, int]:
+        """Checks every rule makes first: a valid, non-symbolic variant no longer than the cap,
+        on a contig of the reference, within it.  Returns (kind, FASTA contig, its length)."""
+        if not isinstance(v, Variant):
+            raise InvalidVariantError(f"expected a Variant, got {type(v).__name__}")
+        v = validate(v)
+        kind = classify(v.ref, v.alt)
+        if kind is VariantKind.SYMBOLIC:
+            raise UnsupportedVariantError(f"{v}: ALT {v.alt!r} is symbolic or missing; not scored")
+        self._check_lengths(v, context)
+        contig = self.genome.resolve(v.contig)
+        contig_len = self.genome.length(contig)
+        if v.pos > contig_len:
+            raise InvalidVariantError(
+                f"{v}: position {v.pos} is beyond the end of contig {contig} ({contig_len} bp)")
+        return kind, contig, contig_len
 
     def _add_tiles(self, needs: dict[TileGroup, list[tuple[int, int]]],
                    windows: dict[tuple, tuple[str, str]],
@@ -281,70 +290,11 @@ class Engine:
         minus = {t.key for t in work if t.strand == "-"} | {
             j.key for t in work if t.strand == "-" for j in t.jobs}
         for batch in _position_batches(work, INCREMENTAL_POSITIONS):
-            preds = self.split_model.run_tiles(batch, dist, self.session.spec, budget)
+            preds = self.split_model.run_tiles(batch, dist, self.session.spec, budget,
+                                               output=self.rule.output)
             for key, y in preds.items():
                 out[key] = y[::-1] if key in minus else y
         return out
-
-    def _plan(self, v: Variant, dist: int, context: int,
-              windows: dict[tuple, tuple[str, str]],
-              needs: dict[TileGroup, list[tuple[int, int]]],
-              incs: dict[TileGroup, dict[tuple, AltJob]] | None = None) -> _Plan | ScoreResult:
-        if not isinstance(v, Variant):
-            raise InvalidVariantError(f"expected a Variant, got {type(v).__name__}")
-        v = validate(v)
-        kind = classify(v.ref, v.alt)
-        if kind is VariantKind.SYMBOLIC:
-            raise UnsupportedVariantError(f"{v}: ALT {v.alt!r} is symbolic or missing; not scored")
-        self._check_lengths(v, context)
-        genome = self.genome
-        contig = genome.resolve(v.contig)
-        contig_len = genome.length(contig)
-        if v.pos > contig_len:
-            raise InvalidVariantError(
-                f"{v}: position {v.pos} is beyond the end of contig {contig} ({contig_len} bp)")
-        genes = self.annotation.genes_at(v.contig, v.pos)
-        if not genes:
-            return ScoreResult(v, ())
-        found = genome.fetch(contig, v.start, min(v.end, contig_len))
-        if found != v.ref:
-            raise RefMismatchError(
-                f"{v}: REF {v.ref} does not match the reference, which has {found} at "
-                f"{contig}:{v.pos}")
-        lay = layout(v.pos, dist, context)
-        if lay.start < 0 or lay.end > contig_len:
-            if not self.config.pad_edges:
-                raise NearContigEndError(
-                    f"{v}: its {lay.wid}-bp window runs off the end of contig {contig} "
-                    f"({contig_len} bp); not scored (SpliceAI skips it; --pad-edges pads with N)")
-            left, right = max(0, -lay.start), max(0, lay.end - contig_len)
-            seq = "N" * left + genome.fetch(contig, lay.start + left, lay.end - right) + "N" * right
-        else:
-            seq = genome.fetch(contig, lay.start, lay.end)
-        if len(v.ref) > 2 * dist:
-            raise RefTooLongError(
-                f"{v}: REF is {len(v.ref)} bp, longer than 2 x distance ({2 * dist}); not scored")
-        plan = _Plan(v)
-        complex_allele = kind in (VariantKind.MNV, VariantKind.COMPLEX)
-        for gene in genes:
-            if complex_allele and not self.config.score_complex:
-                plan.slots.append(GeneScore(gene.name, gene.strand, *([None] * 8)))
-                continue
-            d_start, d_end, d_boundary = gene.distances(v.pos)
-            pad = gene_padding(lay.wid, d_start, d_end)
-            group = TileGroup(contig, gene.strand, gene.tx_start, gene.tx_end)
-            need = (group, v.start - dist, v.start + dist + 1)
-            needs.setdefault(group, []).append(need[1:])
-            alt_key = (contig, v.pos, lay.wid, pad, gene.strand, v.ref, v.alt)
-            if incs is not None and (kind is VariantKind.SNV or (
-                    kind in (VariantKind.INSERTION, VariantKind.DELETION)
-                    and len(v.ref) <= dist + INCREMENTAL_MAX_REF)):
-                incs.setdefault(group, {})[alt_key] = AltJob(alt_key, v.start, len(v.ref), v.alt)
-            elif alt_key not in windows:
-                windows[alt_key] = (splice_alt(mask_outside(seq, pad), lay.centre, len(v.ref),
-                                               v.alt), gene.strand)
-            plan.slots.append(_Job(gene.name, gene.strand, need, alt_key, d_boundary))
-        return plan
 
     def max_allele_length(self, context: int | None = None) -> int:
         """The longest REF or ALT scored (the configured cap, else the model's context)."""
@@ -375,23 +325,12 @@ class Engine:
         out: dict[tuple, np.ndarray] = {}
         for keys in length_batches(order, [len(windows[k][0]) for k in order], budget):
             arrays = [one_hot_oriented(*windows[k], spec.alphabet, spec.n_value) for k in keys]
-            y = session.predict(stack_padded(arrays, spec.n_value))
+            y = session.predict(stack_padded(arrays, spec.n_value), output=self.rule.output)
             for j, k in enumerate(keys):
                 n = len(windows[k][0]) - spec.context
                 yk = y[j, :n]
                 out[k] = yk[::-1] if windows[k][1] == "-" else yk
         return out
-
-
-def _finite(result: ScoreResult) -> ScoreResult:
-    """``result``, or an ``INTERNAL`` error for its variant when the model gave a NaN or
-    infinite score (never written as ``nan`` into a VCF, JSON or Hail table)."""
-    for s in result.scores:
-        if s.scored and not all(np.isfinite((s.ds_ag, s.ds_al, s.ds_dg, s.ds_dl))):
-            return ScoreResult(result.variant, error=ErrorInfo(
-                "INTERNAL", f"{result.variant}: the model gave a non-finite score (NaN or "
-                f"infinity) for gene {s.gene}; not scored"))
-    return result
 
 
 def _position_batches(work: list[TileWork], limit: int):

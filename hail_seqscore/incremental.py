@@ -42,6 +42,9 @@ class AltJob:
     pos0: int        # 0-based position of the first REF base
     ref_len: int
     alt: str
+    #: ALT outputs kept on each side (None: the call's distance); the ALT prediction covers
+    #: ``2 * reach + 1 + len(alt) - ref_len`` positions
+    reach: int | None = None
 
 
 class SplitModel:
@@ -80,14 +83,14 @@ class SplitModel:
         h, s = self.stages[k].run(["h", "s"], dict(zip(names, inputs)))
         return h, s
 
-    def _head(self, h: np.ndarray, s: np.ndarray) -> np.ndarray:
-        return self.head.run(["y"], {"h": h, "s": s})[0]
+    def _head(self, h: np.ndarray, s: np.ndarray, output: str) -> np.ndarray:
+        return self.head.run([output], {"h": h, "s": s})[0]
 
     # ---- REF tiles and their ALTs ------------------------------------------------------
     def run_tiles(self, tiles: list["TileWork"], distance: int, spec,
-                  budget: int) -> dict[tuple, np.ndarray]:
+                  budget: int, output: str = "y") -> dict[tuple, np.ndarray]:
         """REF predictions of each tile and ALT predictions of its variants, in model
-        orientation.
+        orientation (of the head's ``output``: ``y``, or ``y_members`` where exported).
 
         Tiles of similar length share stage/head calls (right-padded with N, which changes no
         kept output); variants with the same REF and ALT lengths are batched ``CHUNK`` at a
@@ -108,7 +111,7 @@ class SplitModel:
                 h, s = self._stage(k, [h, s])
                 per_stage.append((h, s))
             E = self.head_half
-            y = self._head(h, np.ascontiguousarray(s[..., E:-E]))
+            y = self._head(h, np.ascontiguousarray(s[..., E:-E]), output)
             for b, t in enumerate(group):
                 n = len(t.seq)
                 stored = [x[b, :n]]
@@ -120,8 +123,9 @@ class SplitModel:
         by_shape: dict[tuple[int, int], list] = {}
         for t in tiles:
             for job in t.jobs:
-                by_shape.setdefault((len(job.alt), job.ref_len), []).append((t, job))
-        for (n_alt, n_ref), jobs in sorted(by_shape.items()):   # one shape per call
+                reach = distance if job.reach is None else job.reach
+                by_shape.setdefault((len(job.alt), job.ref_len, reach), []).append((t, job))
+        for (n_alt, n_ref, reach), jobs in sorted(by_shape.items()):   # one shape per call
             for c in range(0, len(jobs), CHUNK):
                 chunk = jobs[c:c + CHUNK]
                 # q: model-orientation index (in the tile input) of the REF allele's first base
@@ -130,13 +134,13 @@ class SplitModel:
                 alts = [_encode(job.alt, t.strand, spec) for t, job in chunk]
                 minus = [t.strand == "-" for t, _ in chunk]
                 y = self._alt_chunk([acts[id(t)] for t, _ in chunk], qs, alts, minus, n_ref,
-                                    distance)
+                                    reach, output)
                 for b, (_, job) in enumerate(chunk):
                     out[job.key] = y[b]
         return out
 
     def _alt_chunk(self, acts: list[list[np.ndarray]], qs: list[int], alts: list[np.ndarray],
-                   minus: list[bool], n_ref: int, D: int) -> np.ndarray:
+                   minus: list[bool], n_ref: int, D: int, output: str = "y") -> np.ndarray:
         """ALT predictions (``2·D + 1 + len(alt) − n_ref`` positions, model orientation) of
         variants whose REF allele starts at tile input position ``q`` (see the module docstring
         for the cone).
@@ -165,7 +169,7 @@ class SplitModel:
             y1 = y0 + 2 * D + delta                              # last kept ALT output
             h_in.append(_spliced(a[last], y0 - E, y1 + E, h[b], q - T, delta, T))
             s_in.append(_spliced(a[last + 1], y0, y1, s[b], q - T, delta, T))
-        return self._head(np.stack(h_in), np.stack(s_in))
+        return self._head(np.stack(h_in), np.stack(s_in), output)
 
 
 def _spliced(ref: np.ndarray, lo: int, hi: int, patch: np.ndarray, patch_lo: int,

@@ -21,7 +21,8 @@ from .engine import Engine
 from .errors import ConfigError, InputFormatError, InputUnreadableError, OutputError
 from .output import AtomicFile, check_not_input
 from .records import Variant
-from .kinds.splice import InfoFormat, info_format
+from .kinds import info_format
+from .kinds.splice import InfoFormat
 
 
 @dataclass(frozen=True)

@@ -43,13 +43,13 @@ What fails the whole request, and what fails one variant:
 from __future__ import annotations
 
 import json
-import math
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import (AlleleTooLongError, InvalidVariantError, PayloadTooLargeError,
                      RequestError, UnsupportedMediaTypeError)
+from .kinds import RESULT_RECORDS
 from .kinds.splice import SPLICE_DELTAS
-from .records import ErrorInfo, GeneScore, ScoreResult, Variant
+from .records import ErrorInfo, GeneScore, PangolinScore, ScoreResult, Variant
 from .variants import validate
 
 API_VERSION = "v1"
@@ -258,8 +258,7 @@ def finite_or_error(result: ScoreResult) -> ScoreResult:
     """``result``, or an ``INTERNAL`` error for it if a score is NaN or infinite (JSON cannot
     carry one, and it is no score: e.g. a half-precision model that overflowed)."""
     for s in result.scores:
-        if any(x is not None and not math.isfinite(x)
-               for x in (s.ds_ag, s.ds_al, s.ds_dg, s.ds_dl)):
+        if not s.finite():
             return ScoreResult(result.variant, (), ErrorInfo(
                 "INTERNAL", f"{result.variant}: the model gave a non-finite score (NaN or "
                             f"infinity) for gene {s.gene}; not scored"))
@@ -315,7 +314,17 @@ def decode_result(obj: Any, where: str = "result") -> ScoreResult:
     scores = obj.get("scores")
     if not isinstance(scores, list):
         raise RequestError(f"{where}: neither 'scores' (a list) nor 'error'", field=where)
-    return ScoreResult(variant, tuple(GeneScore.from_dict(s) for s in scores))
+    try:
+        return ScoreResult(variant, tuple(_record(s) for s in scores))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RequestError(f"{where}.scores: malformed record ({exc})", field=where) from None
+
+
+def _record(obj: Mapping[str, Any]) -> GeneScore | PangolinScore:
+    """One per-gene record: Pangolin's (``gain``/``loss``) or SpliceAI's delta scores."""
+    if "gain" in obj:
+        return PangolinScore.from_dict(dict(obj))
+    return GeneScore.from_dict(dict(obj))
 
 
 def decode_score_response(obj: Any, variants: Sequence[Variant] | None = None
@@ -384,10 +393,7 @@ SCORE_REQUEST_SCHEMA: dict[str, Any] = {
 #: ``.scorer``): ``results[i][record["list"]]`` holds one object per ``record["per"]`` with the
 #: record's ``fields``.  A model whose (kind, scorer) is not listed is refused when the daemon
 #: starts; a new kind, or a scorer whose record differs, adds its own entry here.
-RESULT_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
-    ("splice", "spliceai"): SPLICE_DELTAS,
-    ("splice", "openspliceai"): SPLICE_DELTAS,     # same record, its own VCF key
-}
+RESULT_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = RESULT_RECORDS
 
 
 def result_schema(kind: str, scorer: str) -> dict[str, Any] | None:

@@ -1,4 +1,4 @@
-"""The shapes every front end shares: a variant, a window, a per-gene score, a result.
+"""The shapes every front end shares: a variant, a window, per-gene scores, a result.
 
 Coordinates say their system in their name: ``pos`` is 1-based (as in VCF), ``start`` is
 0-based and ``end`` exclusive (as in BED and Python slices).
@@ -85,6 +85,12 @@ class GeneScore:
     def scored(self) -> bool:
         return self.ds_ag is not None
 
+    def finite(self) -> bool:
+        """No NaN or infinite score (unscored entries count as finite)."""
+        return not self.scored or all(
+            x == x and abs(x) != float("inf")
+            for x in (self.ds_ag, self.ds_al, self.ds_dg, self.ds_dl))  # type: ignore[arg-type]
+
     @property
     def max_ds(self) -> float | None:
         if not self.scored:
@@ -104,6 +110,63 @@ class GeneScore:
 
 
 @dataclass(frozen=True, slots=True)
+class PangolinScore:
+    """Pangolin's largest increase (gain) and decrease (loss) of splice-site usage over the
+    tissues, for one ALT allele against one gene, after its masking.
+
+    ``gain``/``loss`` are unrounded; ``*_pos`` are offsets in bp from the variant (negative =
+    upstream on the forward strand).  ``warnings`` is ``""`` or
+    ``NoAnnotatedSitesToMaskForThisGene``.  With the CLI's ``-s CUTOFF``, ``cutoff_sites``
+    lists (pos, value) of every gain >= cutoff then every loss <= -cutoff; with
+    ``--score_exons``, ``exon_sites`` holds per exon ((pos1, value1), (pos2, value2)), a value
+    None where the site is out of range.
+    """
+
+    gene: str
+    strand: str
+    gain: float
+    gain_pos: int
+    loss: float
+    loss_pos: int
+    warnings: str = ""
+    cutoff_sites: tuple[tuple[int, float], ...] | None = None
+    exon_sites: tuple[tuple[tuple[int, float | None], tuple[int, float | None]], ...] | None \
+        = None
+
+    @property
+    def scored(self) -> bool:
+        return True
+
+    @property
+    def max_ds(self) -> float:
+        """The larger of |gain| and |loss|."""
+        return max(abs(self.gain), abs(self.loss))
+
+    def finite(self) -> bool:
+        return all(x == x and abs(x) != float("inf") for x in (self.gain, self.loss))
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"gene": self.gene, "strand": self.strand, "gain": self.gain,
+                             "gain_pos": self.gain_pos, "loss": self.loss,
+                             "loss_pos": self.loss_pos, "warnings": self.warnings}
+        if self.cutoff_sites is not None:
+            d["cutoff_sites"] = [list(x) for x in self.cutoff_sites]
+        if self.exon_sites is not None:
+            d["exon_sites"] = [[list(a), list(b)] for a, b in self.exon_sites]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "PangolinScore":
+        cut = d.get("cutoff_sites")
+        ex = d.get("exon_sites")
+        return cls(d["gene"], d["strand"], d["gain"], d["gain_pos"], d["loss"], d["loss_pos"],
+                   d.get("warnings", ""),
+                   None if cut is None else tuple((int(p), v) for p, v in cut),
+                   None if ex is None else tuple(((int(a[0]), a[1]), (int(b[0]), b[1]))
+                                                 for a, b in ex))
+
+
+@dataclass(frozen=True, slots=True)
 class ErrorInfo:
     """Why a variant was not scored: a stable code (see :mod:`errors`) and a message."""
 
@@ -118,12 +181,14 @@ class ErrorInfo:
 class ScoreResult:
     """The outcome for one variant: per-gene scores, or the reason it was not scored.
 
-    An empty ``scores`` with no ``error`` means the variant lies in no annotated gene (SpliceAI
-    then writes nothing for it).
+    ``scores`` holds the model's own per-gene record (:class:`GeneScore` for SpliceAI,
+    CI-SpliceAI and OpenSpliceAI, :class:`PangolinScore` for Pangolin).  An empty ``scores``
+    with no ``error`` means the variant lies in no annotated gene (the tools then write nothing
+    for it).
     """
 
     variant: Variant
-    scores: tuple[GeneScore, ...] = field(default_factory=tuple)
+    scores: tuple[GeneScore | PangolinScore, ...] = field(default_factory=tuple)
     error: ErrorInfo | None = None
 
     @property

@@ -24,8 +24,9 @@ distance (``-d``, default 50):
   gene on a fresh copy.  A gene without exons gets the warning
   ``NoAnnotatedSitesToMaskForThisGene`` and all its losses clipped (gains untouched).
 * **Picking**: gain at ``argmax(gain)``, loss at ``argmin(loss)`` — the first index on a tie,
-  so a fully masked loss reports ``-d:0.0``.  Values are rounded as ``round(x, 2)`` on the numpy
-  scalar (float32 → float32, so ``-0.001`` gives ``-0.0``), positions are ``index - d``.
+  so a fully masked loss reports ``-d:0.0``.  Records (:class:`records.PangolinScore`) keep
+  the values unrounded; output rounds them as ``round(x, 2)`` on the numpy scalar (float32 →
+  float32, so ``-0.001`` gives ``-0.0``; :func:`rounded`), positions are ``index - d``.
 * ``-s CUTOFF`` lists every gain ``>= cutoff`` then every loss ``<= -cutoff`` (ascending
   positions; compared in the arrays' precision); ``--score_exons`` lists, for each annotated exon
   with a site within range, both its sites' scores (the one of loss/gain with the larger
@@ -42,17 +43,15 @@ double expansion (``0.07000000029802322``), the same number.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
+from .records import PangolinScore
+
 FLANK = 5000                   # bases of context each side of the scored range
 TISSUES = ("heart", "liver", "brain", "testis")
 NO_SITES_WARNING = "NoAnnotatedSitesToMaskForThisGene"
-INFO_ID = "Pangolin"
-INFO_HEADER = ('##INFO=<ID=Pangolin,Number=.,Type=String,Description="Pangolin splice scores. '
-               'Format: gene|pos:score_change|pos:score_change|warnings,...">')
 
 # The CLI's messages for a variant it skips (printed, never written into the output).
 SKIP_FORMAT = "Variant format not supported."
@@ -67,14 +66,16 @@ def ref_mismatch_reason(fasta_ref: str, ref: str) -> str:
             f"(ref base: {ref}).")
 
 
-def window_bounds(pos: int, ref_len: int, distance: int) -> tuple[int, int]:
-    """The CLI's window around a variant at 1-based ``pos``: (start 0-based, end exclusive)."""
-    return pos - FLANK - 1 - distance, pos + ref_len + FLANK - 1 + distance
+def window_bounds(pos: int, ref_len: int, distance: int, flank: int = FLANK
+                  ) -> tuple[int, int]:
+    """The CLI's window around a variant at 1-based ``pos``: (start 0-based, end exclusive).
+    ``flank``: the model's context on each side (5,000 for Pangolin)."""
+    return pos - flank - 1 - distance, pos + ref_len + flank - 1 + distance
 
 
-def variant_offset(distance: int) -> int:
+def variant_offset(distance: int, flank: int = FLANK) -> int:
     """Index of the REF's first base in the window of :func:`window_bounds`."""
-    return FLANK + distance
+    return flank + distance
 
 
 def skip_reason(ref: str, alt: str, distance: int) -> str | None:
@@ -146,27 +147,15 @@ def gain_loss(deltas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return deltas.min(axis=1), deltas.max(axis=1)
 
 
-@dataclass(frozen=True)
-class GeneScore:
-    """One gene's block of the CLI's output.  Positions are bp from the variant; values are
-    the CLI's rounded numbers (``-0.0`` kept)."""
+def rounded(x: float) -> float:
+    """``round(x, 2)`` as the CLI computes it on its numpy scalar, as the Python float that
+    prints as numpy 1.x prints the result (``0.07``, ``-0.0``).
 
-    gene: str
-    gain_pos: int
-    gain: float
-    loss_pos: int
-    loss: float
-    warnings: str = ""            # "" or NO_SITES_WARNING
-    #: ``-s``: (pos, value) of every gain >= cutoff, then every loss <= -cutoff
-    cutoff_sites: tuple[tuple[int, float], ...] | None = None
-    #: ``--score_exons``: per exon ((pos1, value1), (pos2, value2)); a value None = ``NA``
-    exon_sites: tuple[tuple[tuple[int, float | None], tuple[int, float | None]], ...] | None = None
-
-
-def _rounded(x: np.generic) -> float:
-    """``round(x, 2)`` on the numpy scalar as the CLI does, as the Python float that prints
-    as numpy prints the result (float32 0.07 → 0.07)."""
-    return float(str(np.round(x, 2)))
+    The CLI rounds in the arrays' precision: float32 for SNVs and insertions, float64 for
+    deletions (see :func:`align_alt`).  A float32 value converted to a Python float converts
+    back exactly, so such values are rounded as float32, others as float64."""
+    v = np.float32(x) if float(np.float32(x)) == x else np.float64(x)
+    return float(str(np.round(v, 2)))
 
 
 def _mask(loss: np.ndarray, gain: np.ndarray, idx: np.ndarray) -> str:
@@ -185,12 +174,13 @@ def _exon_value(loss: np.ndarray, gain: np.ndarray, i: int) -> float | None:
     if i < 0 or i >= len(loss):
         return None
     pair = [loss[i], gain[i]]
-    return _rounded(pair[int(np.argmax(np.abs(pair)))])
+    return float(pair[int(np.argmax(np.abs(pair)))])
 
 
 def score_genes(loss: np.ndarray, gain: np.ndarray, genes: Sequence[tuple[str, np.ndarray]],
-                pos: int, distance: int, *, mask: bool = True, carry_over: bool = True,
-                cutoff: float | None = None, score_exons: bool = False) -> list[GeneScore]:
+                pos: int, distance: int, *, strand: str = "+", mask: bool = True,
+                carry_over: bool = True, cutoff: float | None = None,
+                score_exons: bool = False) -> list[PangolinScore]:
     """The blocks of the genes of one strand, in the order given (the CLI's order:
     :meth:`PangolinGenes.at`).
 
@@ -217,18 +207,18 @@ def score_genes(loss: np.ndarray, gain: np.ndarray, genes: Sequence[tuple[str, n
         elif cutoff is not None:
             gains = np.nonzero(ga >= ga.dtype.type(cutoff))[0]
             losses = np.nonzero(lo <= lo.dtype.type(-cutoff))[0]
-            cut = tuple([(int(i) - d, _rounded(ga[i])) for i in gains]
-                        + [(int(i) - d, _rounded(lo[i])) for i in losses])
-        out.append(GeneScore(name, g - d, _rounded(ga[g]), lw - d, _rounded(lo[lw]),
-                             warnings, cut, exons))
+            cut = tuple([(int(i) - d, float(ga[i])) for i in gains]
+                        + [(int(i) - d, float(lo[i])) for i in losses])
+        out.append(PangolinScore(name, strand, float(ga[g]), g - d, float(lo[lw]), lw - d,
+                                 warnings, cut, exons))
     return out
 
 
 def _value(v: float | None) -> str:
-    return "NA" if v is None else repr(v)
+    return "NA" if v is None else repr(rounded(v))
 
 
-def format_gene(score: GeneScore) -> str:
+def format_gene(score: PangolinScore) -> str:
     """One gene's block as the CLI writes it (``--score_exons`` and ``-s`` forms included)."""
     if score.exon_sites is not None:
         parts = ([f"{score.gene}_sites1"] + [f"{p}:{_value(v)}" for (p, v), _ in score.exon_sites]
@@ -242,7 +232,7 @@ def format_gene(score: GeneScore) -> str:
     return "|".join(parts + ["Warnings:" + score.warnings])
 
 
-def format_pangolin(scores: Sequence[GeneScore]) -> str:
+def format_pangolin(scores: Sequence[PangolinScore]) -> str:
     """The value of the CLI's ``Pangolin`` INFO key / CSV column: the blocks joined by ``,``
     (``+``-strand genes first, then ``-``, as :meth:`PangolinGenes.at` orders them)."""
     return ",".join(format_gene(s) for s in scores)

@@ -184,7 +184,7 @@ def _annotate_chunk(chunk: list[VcfRecord], score: ScoreFn, summary: RunSummary,
                     summary.reasons["NO_GENE"] += 1
                 else:
                     summary.alleles_scored += 1
-                    entries += fmt.entries(alt, r)
+                    entries += fmt.entries(alt, r, len(alts))
             if code is not None:
                 summary.reasons[code] += 1
                 skipped.append(f"{alt}|{code}")

@@ -94,6 +94,19 @@ def model_weights():
 
 
 @pytest.fixture(scope="session")
+def pangolin_model() -> Path:
+    """The pangolin model (with its split graphs) exported into ``$SEQSCORE_HOME`` from
+    ../shared/weights (GPL-3.0: never into the repository); a no-op when up to date."""
+    weights = SHARED_WEIGHTS / "pangolin"
+    if not weights.is_dir():
+        pytest.skip(f"Pangolin weights not found at {weights} (see its README)")
+    _need_export_extra()
+    from export.onnx_export import export_model
+
+    return export_model("pangolin", source=weights).path
+
+
+@pytest.fixture(scope="session")
 def hail_session(tmp_path_factory):
     """One Hail context on local Spark for the whole run (starting one takes ~15 s); its
     temporary folders and log under pytest's tmp dir.  Yields that folder."""

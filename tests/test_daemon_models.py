@@ -180,21 +180,20 @@ def error_lines(stderr):
 
 
 def test_a_model_of_a_scorer_not_served_stops_the_start(toy):
+    odd = build_toy_model(toy["dir"] / "odd.onnx", seed=2, scorer="tracks", name="odd")
+    r = run_serve(serve_args(toy, toy["paths"][A], odd))
+    lines = error_lines(r.stderr)
+    assert r.returncode == 69 and len(lines) == 1, r.stderr
+    assert lines[0].startswith(f"seqscore serve: error: model '{odd}': ")
+    assert "scorer 'tracks'" in lines[0] and "pangolin" in lines[0]
+
+
+def test_a_pangolin_model_without_replicate_outputs_is_refused_naming_the_fix(toy):
     pango = build_toy_model(toy["dir"] / "pango.onnx", seed=2, scorer="pangolin", name="pango")
     r = run_serve(serve_args(toy, toy["paths"][A], pango))
     lines = error_lines(r.stderr)
     assert r.returncode == 69 and len(lines) == 1, r.stderr
-    assert lines[0].startswith(f"seqscore serve: error: model '{pango}': ")
-    assert "scorer 'pangolin' is not served" in lines[0] and "splice/openspliceai" in lines[0]
-
-
-def test_a_known_model_not_served_is_refused_before_anything_loads(toy):
-    r = run_serve(serve_args(toy, toy["paths"][A], "pangolin"))
-    assert r.returncode == 69 and "listening on" not in r.stderr, r.stderr
-    assert r.stderr.strip().splitlines() == [
-        "seqscore serve: error: model 'pangolin': its kind 'splice' with scorer 'pangolin' is "
-        "not served by this version of seqscore serve (it serves splice/spliceai, "
-        "splice/openspliceai); leave it out of --model"]
+    assert "needs the y_members output" in lines[0] and "seqscore export pangolin" in lines[0]
 
 
 def test_a_model_that_fails_to_load_stops_the_start_naming_it(toy):

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from hail_seqscore.errors import ModelFormatError
-from hail_seqscore.kinds.splice import OPENSPLICEAI, SPLICEAI, format_ds, info_format
+from hail_seqscore.kinds import info_format
+from hail_seqscore.kinds.splice import OPENSPLICEAI, SPLICEAI, format_ds
 from hail_seqscore.records import GeneScore, ScoreResult, Variant
 
 
@@ -34,8 +35,8 @@ def test_entries_one_per_gene_two_decimals_and_negative_zero():
 def test_formats_by_scorer():
     assert info_format("spliceai") is SPLICEAI
     assert info_format("openspliceai") is OPENSPLICEAI
-    with pytest.raises(ModelFormatError, match="pangolin"):
-        info_format("pangolin")
+    with pytest.raises(ModelFormatError, match="no-such-scorer"):
+        info_format("no-such-scorer")
 
 
 def test_format_matches_spliceai_rounding():

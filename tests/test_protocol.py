@@ -9,11 +9,12 @@ import pytest
 
 from hail_seqscore.errors import (ConfigError, InputUnreadableError, PayloadTooLargeError,
                                   RequestError, UnsupportedMediaTypeError)
-from hail_seqscore.protocol import (MAX_INT_DIGITS, check_content_type, decode_score_response,
+from hail_seqscore.protocol import (MAX_INT_DIGITS, check_content_type, decode_result,
+                                    decode_score_response,
                                     encode_score_request, encode_score_response, loads_json,
                                     parse_score_request)
 from hail_seqscore.tokens import read_token_file
-from hail_seqscore.records import ErrorInfo, GeneScore, ScoreResult, Variant
+from hail_seqscore.records import ErrorInfo, GeneScore, PangolinScore, ScoreResult, Variant
 
 V = {"chrom": "17", "pos": 43045615, "ref": "G", "alt": "A"}
 
@@ -228,7 +229,7 @@ def test_result_schemas_are_data_describing_each_served_record():
                                         served_kinds)
 
     splice = result_schema("splice", "openspliceai")
-    assert splice is result_schema("splice", "spliceai") and result_schema("splice",
+    assert splice is result_schema("splice", "spliceai") and result_schema("tracks",
                                                                            "pangolin") is None
     assert [f["name"] for f in splice["fields"]] == list(GeneScore.__slots__)
     assert list(ScoreResult(Variant("1", 1, "A", "C"), (GeneScore(
@@ -236,4 +237,10 @@ def test_result_schemas_are_data_describing_each_served_record():
         [f["name"] for f in splice["fields"]]
     json.dumps(RESULT_SCHEMAS[("splice", "spliceai")])            # plain JSON data
     assert GENE_SCORE_SCHEMA["properties"]["dp_al"]["type"] == ["integer", "null"]
-    assert served_kinds() == "splice/spliceai, splice/openspliceai"
+    assert served_kinds() == "splice/spliceai, splice/openspliceai, splice/pangolin"
+    pangolin = result_schema("splice", "pangolin")
+    record = PangolinScore("ENSG1", "-", 0.25, 3, -0.5, -7, "", ((3, 0.25),), None)
+    assert list(record.to_dict()) == [f["name"] for f in pangolin["fields"]][:8]
+    json.dumps(pangolin)
+    back = decode_result(ScoreResult(Variant("1", 1, "A", "C"), (record,)).to_dict())
+    assert back.scores == (record,)

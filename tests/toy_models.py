@@ -10,6 +10,7 @@ rather than the network: same input/output layout and metadata, a 100-bp context
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -70,6 +71,64 @@ def build_toy_model(path: str | os.PathLike, context: int = 100, hidden: int = 8
     tmp = out.with_suffix(out.suffix + ".tmp")
     onnx.save(model, str(tmp))
     os.replace(tmp, out)
+    return out
+
+
+TISSUES = ("heart", "liver", "brain", "testis")
+
+
+def build_toy_pangolin(path: str | os.PathLike, context: int = 100, hidden: int = 8,
+                       seed: int = 0, replicates: int = 2, name: str = "toypango") -> Path:
+    """A Pangolin-shaped toy: ``y_members`` = each replicate's P(splice) (sigmoid), tissue by
+    tissue (``p_splice_heart_r1``, ``p_splice_heart_r2``, …), and ``y`` = their mean per
+    tissue, with the metadata of ``seqscore export pangolin`` (scorer ``pangolin``)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    if context % 20:
+        raise ValueError(f"context must be a multiple of 20, got {context}")
+    rng = np.random.default_rng(seed)
+    kernel, dilation = 21, context // 20
+    n = replicates * len(TISSUES)
+    w1 = rng.normal(0, 0.6, (hidden, 4, kernel)).astype(np.float32)
+    b1 = rng.normal(0, 0.1, (hidden,)).astype(np.float32)
+    w2 = rng.normal(0, 1.5, (n, hidden, 1)).astype(np.float32)
+    b2 = np.full((n,), -1.0, dtype=np.float32)
+    avg = np.zeros((len(TISSUES), n, 1), dtype=np.float32)
+    for t in range(len(TISSUES)):
+        avg[t, t * replicates:(t + 1) * replicates, 0] = 1.0 / replicates
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["xc"], perm=[0, 2, 1]),
+        helper.make_node("Conv", ["xc", "w1", "b1"], ["h"], dilations=[dilation],
+                         kernel_shape=[kernel]),
+        helper.make_node("Relu", ["h"], ["hr"]),
+        helper.make_node("Conv", ["hr", "w2", "b2"], ["logits"], kernel_shape=[1]),
+        helper.make_node("Sigmoid", ["logits"], ["pm"]),
+        helper.make_node("Conv", ["pm", "avg"], ["pt"], kernel_shape=[1]),
+        helper.make_node("Transpose", ["pm"], ["y_members"], perm=[0, 2, 1]),
+        helper.make_node("Transpose", ["pt"], ["y"], perm=[0, 2, 1]),
+    ]
+    graph = helper.make_graph(
+        nodes, "toypango",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "length", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "out_length", 4]),
+         helper.make_tensor_value_info("y_members", TensorProto.FLOAT,
+                                       ["batch", "out_length", n])],
+        initializer=[numpy_helper.from_array(a, k) for a, k in
+                     ((w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2"), (avg, "avg"))],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    spec = dataclasses.replace(
+        toy_spec(context, "pangolin", name), members=n,
+        output_channels=tuple(f"p_splice_{t}" for t in TISSUES),
+        member_channels=tuple(f"p_splice_{t}_r{r + 1}" for t in TISSUES
+                              for r in range(replicates)))
+    helper.set_model_props(model, spec.to_metadata())
+    onnx.checker.check_model(model)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(out))
     return out
 
 

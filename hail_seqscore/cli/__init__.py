@@ -114,3 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def mask_arg(text: str | None) -> bool | None:
+    """``-M``/``-m``: 1/True, 0/False, or None (the model's tool's own default)."""
+    return None if text is None else text in ("1", "True")

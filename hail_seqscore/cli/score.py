@@ -1,4 +1,5 @@
-"""``seqscore score``: VCF in, VCF with SpliceAI's INFO field out (a drop-in for ``spliceai``)."""
+"""``seqscore score``: VCF in, VCF with the model's own tool's INFO field out (a drop-in for
+``spliceai``, ``openspliceai variant`` and ``pangolin``)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,21 @@ import sys
 import time
 
 from ..engine import MAX_DISTANCE, STRATEGIES, Engine, EngineConfig
-from ..kinds.splice import info_format
+from ..kinds import info_format
 from ..errors import (ConfigError, OutputError, OutputIsInputError, SeqScoreError,
                       UnauthorizedError)
 from ..progress import Progress
 from ..output import check_not_input
 from ..vcf import annotate_vcf, count_records
 from ..vcf_reader import VcfReader
-from . import add_max_allele_length, add_precision, sigterm_as_interrupt
+from . import add_max_allele_length, add_precision, mask_arg, sigterm_as_interrupt
 
 HELP = """\
-Score every ALT allele of a VCF against the genes it lies in and write the VCF back with
-SpliceAI's INFO field (ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL), as the
-spliceai 1.3.1 CLI does.  Every record is written as it was, with only that INFO entry added
+Score every ALT allele of a VCF against the genes it lies in and write the VCF back with the
+INFO field of the model's own tool: SpliceAI= (ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|
+DP_AL|DP_DG|DP_DL) as the spliceai 1.3.1 CLI writes it (also for CI-SpliceAI), OpenSpliceAI=
+(the same fields) as `openspliceai variant`, Pangolin= (gene|pos:gain|pos:loss|Warnings:) as
+the Pangolin CLI.  Every record is written as it was, with only that INFO entry added
 (and SeqScore_skip with --flag-skipped); records that cannot be scored are counted by reason
 in a summary on stderr.  An output file is written under a temporary name beside it
 (NAME.XXXXXX.part) and renamed when complete: a failed or interrupted run leaves no file that
@@ -47,13 +50,27 @@ def add_parser(sub) -> None:
     p.add_argument("-A", dest="annotation", metavar="ANNOTATION", default="grch38",
                    help="gene annotation: grch37 or grch38 (SpliceAI's GENCODE V24 canonical "
                         "tables, taken from the spliceai 1.3.1 wheel), a SpliceAI-format table, "
-                        "or a GTF/GFF3 file (default: grch38)")
+                        "or a GTF/GFF3 file (default: grch38); Pangolin reads a GTF as its "
+                        "create_db.py does (see --gtf-filter)")
+    p.add_argument("--gtf-filter", dest="annotation_filter", metavar="TAGS", default="",
+                   help="Pangolin: which transcripts of the GTF give annotated sites, as its "
+                        "create_db.py --filter: tags separated by commas, or None for every "
+                        "transcript (default: Ensembl_canonical)")
     p.add_argument("-D", dest="distance", metavar="DISTANCE", type=int, default=50,
                    help=f"maximum distance between the variant and gained/lost splice site, "
                         f"0-{MAX_DISTANCE} (default: 50)")
-    p.add_argument("-M", dest="mask", metavar="MASK", type=int, choices=(0, 1), default=0,
-                   help="1 = mask scores of annotated acceptor/donor gain and unannotated "
-                        "loss (default: 0)")
+    p.add_argument("-M", "-m", dest="mask", metavar="MASK", default=None,
+                   choices=("0", "1", "False", "True"),
+                   help="1 (or True) = mask gains at annotated splice sites and losses at "
+                        "unannotated ones; 0 (False) = raw (default: the tool's own: 0 for "
+                        "SpliceAI and OpenSpliceAI, 1 for Pangolin)")
+    p.add_argument("-s", "--score-cutoff", dest="score_cutoff", metavar="CUTOFF", type=float,
+                   default=None,
+                   help="Pangolin: list every site whose |change| >= CUTOFF instead of the "
+                        "largest gain and loss (its -s)")
+    p.add_argument("--score-exons", action="store_true",
+                   help="Pangolin: list the changes at both sites of each annotated exon in "
+                        "range (its --score_exons True)")
     p.add_argument("--model", default=None,
                    help="model name (exported with `seqscore export`) or path to an .onnx file "
                         "(default: spliceai; with --server, the daemon's default model)")
@@ -148,10 +165,11 @@ def _engine_scorer(args: argparse.Namespace):
         raise ConfigError("-R REFERENCE is required (or --server URL)")
     engine = Engine(EngineConfig(
         model=args.model or "spliceai", reference=args.reference, annotation=args.annotation,
-        distance=args.distance, mask=bool(args.mask), batch_size=args.batch_size,
+        distance=args.distance, mask=mask_arg(args.mask), batch_size=args.batch_size,
         threads=args.threads, pad_edges=args.pad_edges, score_complex=args.score_complex,
         strategy=args.strategy, precision=args.precision,
-        max_allele_length=args.max_allele_length,
+        max_allele_length=args.max_allele_length, annotation_filter=args.annotation_filter,
+        score_cutoff=args.score_cutoff, score_exons=args.score_exons,
     ))
     engine.warm_up()
     return engine.score, engine.session.spec.scorer
@@ -180,7 +198,7 @@ def _server_scorer(args: argparse.Namespace):
     scorer = (chosen or [{}])[0].get("scorer", "spliceai")
 
     def score(variants):   # one result per variant, as in process (see Client.score)
-        return client.score(variants, distance=args.distance, mask=bool(args.mask),
+        return client.score(variants, distance=args.distance, mask=mask_arg(args.mask),
                             model=args.model)
 
     return score, scorer

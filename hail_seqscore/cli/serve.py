@@ -58,8 +58,14 @@ def add_parser(sub) -> None:
                         "(default: grch38)")
     p.add_argument("-D", dest="distance", metavar="DISTANCE", type=int, default=50,
                    help="default distance when a request gives none (default: 50)")
-    p.add_argument("-M", dest="mask", metavar="MASK", type=int, choices=(0, 1), default=0,
-                   help="default mask when a request gives none (default: 0)")
+    p.add_argument("-M", "-m", dest="mask", metavar="MASK", default=None,
+                   choices=("0", "1", "False", "True"),
+                   help="mask when a request gives none (default: each model's tool's own: "
+                        "0 for SpliceAI and OpenSpliceAI, 1 for Pangolin)")
+    p.add_argument("--gtf-filter", dest="annotation_filter", metavar="TAGS", default="",
+                   help="Pangolin models: which GTF transcripts give annotated sites, as its "
+                        "create_db.py --filter (tags, or None for all; default: "
+                        "Ensembl_canonical)")
     p.add_argument("--host", default=DEFAULT_HOST,
                    help=f"address to bind (default: {DEFAULT_HOST}; any other needs --token-file)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT,
@@ -115,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
     from ..daemon.server import ListenSettings, check_bind, read_token_file, serve
     from ..engine import Engine, EngineConfig
     from ..models.registry import model_path
+    from . import mask_arg
 
     token = read_token_file(args.token_file) if args.token_file else None
     check_bind(args.host, token)
@@ -141,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
         paths[path] = name
     engines = [Engine(EngineConfig(
         model=name, reference=args.reference, annotation=args.annotation,
-        distance=args.distance, mask=bool(args.mask), batch_size=args.batch_size,
+        distance=args.distance, mask=mask_arg(args.mask), batch_size=args.batch_size,
+        annotation_filter=args.annotation_filter,
         threads=args.threads, pad_edges=args.pad_edges, score_complex=args.score_complex,
         precision=args.precision, max_allele_length=args.max_allele_length))
         for name in models]

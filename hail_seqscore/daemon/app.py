@@ -154,7 +154,7 @@ class ScoringService:
                 check_distance(distance)
             except ConfigError as exc:
                 raise RequestError(exc.message, field="distance") from None
-        return distance, bool(cfg.mask if mask is None else mask)
+        return distance, bool(model.engine.default_mask if mask is None else mask)
 
 
 def _retrieve(future: asyncio.Future) -> None:

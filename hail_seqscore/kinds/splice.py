@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ModelFormatError
 from ..records import ScoreResult
 
 ENTRY_FORMAT = "ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL"
@@ -40,8 +39,9 @@ class InfoFormat:
         return (f'##INFO=<ID={self.key},Number=.,Type=String,'
                 f'Description="{self.description}">')
 
-    def entries(self, alt: str, result: ScoreResult) -> list[str]:
-        """The INFO entries of one ALT allele: one per gene, in the result's order."""
+    def entries(self, alt: str, result: ScoreResult, n_alts: int = 1) -> list[str]:
+        """The INFO entries of one ALT allele: one per gene, in the result's order (each
+        entry names its allele, so ``n_alts`` changes nothing)."""
         out = []
         for s in result.scores:
             if not s.scored:
@@ -55,19 +55,6 @@ class InfoFormat:
 
 SPLICEAI = InfoFormat("SpliceAI", "SpliceAIv1.3.1 variant annotation. " + _WHAT)
 OPENSPLICEAI = InfoFormat("OpenSpliceAI", "OpenSpliceAI variant annotation. " + _WHAT)
-
-#: the VCF output of each scorer (``ModelSpec.scorer``) of the splice kind
-INFO_FORMATS = {"spliceai": SPLICEAI, "openspliceai": OPENSPLICEAI}
-
-
-def info_format(scorer: str) -> InfoFormat:
-    """The VCF output of models scored by ``scorer`` (a ModelSpec's ``scorer``)."""
-    try:
-        return INFO_FORMATS[scorer]
-    except KeyError:
-        raise ModelFormatError(
-            f"models scored by {scorer!r} have no VCF output yet (known: "
-            f"{', '.join(INFO_FORMATS)})") from None
 
 
 # ---- the kind's result record in JSON: data, shown by the daemon's GET /v1/models -------------

@@ -123,14 +123,16 @@ class ModelSession:
             self._sha256 = sha256_file(self.path)
         return self._sha256
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """``x`` float32 ``[batch, length, 4]`` → ``[batch, length - context, channels]``."""
+    def predict(self, x: np.ndarray, output: str | None = None) -> np.ndarray:
+        """``x`` float32 ``[batch, length, 4]`` → ``[batch, length - context, channels]``
+        (``output``: another graph output than ``y``, e.g. ``y_members``)."""
         if x.ndim != 3 or x.shape[2] != 4:
             raise ValueError(f"expected [batch, length, 4], got shape {x.shape}")
         if x.shape[1] <= self.spec.context:
             raise ValueError(f"input length {x.shape[1]} must exceed context {self.spec.context}")
         x = np.ascontiguousarray(x, dtype=np.float32)
-        return self._session.run([self.spec.output_name], {self.spec.input_name: x})[0]
+        return self._session.run([output or self.spec.output_name],
+                                 {self.spec.input_name: x})[0]
 
     def run(self, outputs: Sequence[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         """Run the graph by input/output names (for graphs other than ``x`` → ``y``)."""
