@@ -4,7 +4,7 @@ Part of hail-seqscore.  Licensed under the Apache License, Version 2.0.
 
 =head1 NAME
 
-SeqScore - SpliceAI and OpenSpliceAI scores computed on the fly by a seqscore daemon
+SeqScore - SpliceAI, OpenSpliceAI and Pangolin scores computed on the fly by a seqscore daemon
 
 =head1 SYNOPSIS
 
@@ -14,19 +14,20 @@ SeqScore - SpliceAI and OpenSpliceAI scores computed on the fly by a seqscore da
  ./vep -i variants.vcf --safe --plugin SeqScore,url=http://127.0.0.1:8642,cutoff=0.5,split_output=1
 
  # two models side by side, one daemon serving both
- seqscore serve --model spliceai --model openspliceai -R GRCh38.fa.gz -A grch38 --port 8642 &
- ./vep -i variants.vcf --safe --plugin SeqScore,model=spliceai --plugin SeqScore,model=openspliceai
+ seqscore serve --model spliceai --model pangolin -R GRCh38.fa.gz -A genes.gtf.gz --port 8642 &
+ ./vep -i variants.vcf --safe --plugin SeqScore,model=spliceai --plugin SeqScore,model=pangolin
 
 =head1 DESCRIPTION
 
  A VEP plugin that asks a running C<seqscore serve> daemon (hail-seqscore) for
- the delta scores of every allele VEP sees: SNVs, MNVs and indels of any length
- the model scores, with no precomputed score files.  The fields are named after
+ the scores of every allele VEP sees: SNVs, MNVs and indels of any length the
+ model scores, with no precomputed score files.  The fields are named after
  the tool whose output the model reproduces (the C<scorer> the daemon lists in
  GET /v1/models): SpliceAI and CI-SpliceAI models write the fields of VEP's own
  SpliceAI plugin (SpliceAI_pred, ...), so filters written for it keep working;
- OpenSpliceAI models write OpenSpliceAI_pred, ... in the same format.  A model
- scored otherwise (e.g. Pangolin) is refused in new().
+ OpenSpliceAI models write OpenSpliceAI_pred, ... in the same format; Pangolin
+ models write Pangolin (the value the Pangolin CLI writes) and Pangolin_gain,
+ Pangolin_loss, ...  A model scored otherwise is refused in new().
 
  Batching: the plugin sends one HTTP request per VEP input buffer (all alleles
  in it, split into requests of at most C<batch> alleles) over one kept-alive
@@ -48,14 +49,19 @@ SeqScore - SpliceAI and OpenSpliceAI scores computed on the fly by a seqscore da
                 first it lists); new() dies if the daemon does not serve it
  prefix       : field name stem replacing the tool's name: prefix=SeqScore gives
                 SeqScore_pred, SeqScore_pred_DS_AG, ..., SeqScore_cutoff,
-                SeqScore_error (JSON key SeqScore); for running beside VEP's
-                SpliceAI plugin, or two SpliceAI-format models side by side
- distance     : SpliceAI -D, 0-4999 (default: the daemon's setting, 50)
- mask         : SpliceAI -M, 0 or 1 (default: the daemon's setting, 0)
- cutoff       : 0-1; adds TOOL_cutoff = PASS if the largest DS (as printed,
-                2 decimals) >= cutoff, FAIL otherwise
- split_output : 1 = one field per score (TOOL_pred_DS_AG, ...); always on for
-                VCF output
+                SeqScore_error (JSON key SeqScore); for a Pangolin model
+                SeqScore, SeqScore_gain, ...; for running beside VEP's SpliceAI
+                plugin, or two models of one tool side by side
+ distance     : SpliceAI -D, Pangolin -d: 0-4999 (default: the daemon's, 50)
+ mask         : SpliceAI -M, Pangolin -m: 0 or 1 (default: the daemon's, which
+                is each tool's own: 0 for SpliceAI and OpenSpliceAI, 1 for
+                Pangolin)
+ cutoff       : 0-1; adds TOOL_cutoff = PASS if the largest score of the line's
+                gene (as printed, 2 decimals) >= cutoff, FAIL otherwise: the
+                largest DS for SpliceAI-format tools, the larger of |gain| and
+                |loss| for Pangolin
+ split_output : 1 = one field per score (TOOL_pred_DS_AG, ..., Pangolin_gain,
+                ...); always on for VCF output
  batch        : most alleles in one HTTP request (default 500; 1 = one
                 request per variant)
  timeout      : seconds to wait for one HTTP answer (default 1800: a request of
@@ -64,14 +70,38 @@ SeqScore - SpliceAI and OpenSpliceAI scores computed on the fly by a seqscore da
 
 =head1 OUTPUT FIELDS
 
- TOOL is SpliceAI (SpliceAI, CI-SpliceAI models) or OpenSpliceAI (OpenSpliceAI
- models), or the prefix= given.
+ TOOL is SpliceAI (SpliceAI, CI-SpliceAI models), OpenSpliceAI (OpenSpliceAI
+ models) or Pangolin (Pangolin models), or the prefix= given.
 
+ SpliceAI and OpenSpliceAI:
  TOOL_pred            SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL
                       (tab/default output without split_output)
  TOOL_pred_SYMBOL, TOOL_pred_DS_AG ... TOOL_pred_DP_DL
                       (split_output=1, and VCF output)
  TOOL                 JSON output: {SYMBOL, DS_AG, ..., DP_DL[, TOOL_cutoff]}
+
+ DS are printed with 2 decimals and DP in bp, as SpliceAI writes them; "." for
+ alleles SpliceAI leaves unscored (MNVs, complex indels).
+
+ Pangolin:
+ Pangolin             the allele's value exactly as the Pangolin CLI writes it
+                      (its INFO value): gene|pos:gain|pos:loss|Warnings:... for
+                      every gene scored, joined by ',' (tab/default output
+                      without split_output)
+ Pangolin_gene, Pangolin_gain, Pangolin_gain_pos, Pangolin_loss,
+ Pangolin_loss_pos, Pangolin_warnings
+                      the block of the line's gene, one value each
+                      (split_output=1, and VCF output); Pangolin_warnings only
+                      when there is one (NoAnnotatedSitesToMaskForThisGene)
+ Pangolin             JSON output: {gene, gain, gain_pos, loss, loss_pos,
+                      warnings, all_genes (the CLI's value)[, Pangolin_cutoff]}
+
+ gain (largest increase in splice-site usage over the tissues, within the
+ distance) and loss (largest decrease, <= 0 when masked) are printed as the
+ CLI prints round(x, 2): 0.07, 0.1, 1.0, 0.0, -0.0; positions in bp from the
+ variant.
+
+ All tools:
  TOOL_cutoff          PASS/FAIL (with cutoff=X)
  TOOL_error           CODE:message when the variant could not be scored
                       (REF_MISMATCH, NEAR_CONTIG_END, DAEMON_UNAVAILABLE,
@@ -83,10 +113,12 @@ SeqScore - SpliceAI and OpenSpliceAI scores computed on the fly by a seqscore da
  SeqScore lines of one run must write different fields (two models of different
  tools, or prefix= on one); new() dies when they would not.
 
- DS are printed with 2 decimals and DP in bp, as SpliceAI writes them; "." for
- alleles SpliceAI leaves unscored (MNVs, complex indels).  Scores go to the
- transcripts whose gene symbol equals the scored gene (SpliceAI's gene table
- names), as in VEP's SpliceAI plugin.
+ Genes: the daemon scores an allele against every gene of its table that
+ contains it.  A transcript line gets the fields of the scored gene whose name
+ equals the transcript's gene symbol or its gene stable ID (Ensembl IDs also
+ without their version: ENSG00000154719.14 = ENSG00000154719), and none
+ otherwise.  SpliceAI gene tables name genes by symbol, as in VEP's SpliceAI
+ plugin; Pangolin names them by the GTF's gene_id.
 
 =head1 FAILURES
 
@@ -116,6 +148,7 @@ use warnings;
 use HTTP::Tiny;
 use JSON::PP;
 use List::Util qw(max);
+use POSIX ();
 use Scalar::Util qw(blessed);
 use Socket qw(IPPROTO_TCP TCP_NODELAY);
 use Time::HiRes ();
@@ -137,8 +170,11 @@ my $JSON = JSON::PP->new->utf8->canonical;
 
 # The fields of each scorer the plugin can write (a model's `scorer` in GET /v1/models): named
 # after the tool whose output the model reproduces, as that tool's VEP plugin or VCF names them.
-# CI-SpliceAI writes SpliceAI's format and is scored as `spliceai`.
-my %TOOLS = (spliceai => 'SpliceAI', openspliceai => 'OpenSpliceAI');
+# CI-SpliceAI writes SpliceAI's format and is scored as `spliceai`.  The record is the shape of
+# the daemon's per-gene result: SpliceAI's four delta scores, or Pangolin's gain and loss.
+my %TOOLS = (spliceai => 'SpliceAI', openspliceai => 'OpenSpliceAI', pangolin => 'Pangolin');
+my %RECORD = (SpliceAI => 'deltas', OpenSpliceAI => 'deltas', Pangolin => 'gain_loss');
+my @GAIN_LOSS_KEYS = qw(gene gain gain_pos loss loss_pos warnings);   # Pangolin's split fields
 my $DEFAULT_ERROR_FIELD = 'SeqScore_error';
 
 # ---- parameters --------------------------------------------------------------------------------
@@ -176,7 +212,7 @@ sub check_params {
   }
   if (defined $o{prefix}) {
     die "ERROR: SeqScore: prefix must be a field name (a letter, then letters, digits or _, not ending "
-      . "in _; the fields become PREFIX_pred, PREFIX_pred_DS_AG, ..., PREFIX_error), got '$o{prefix}'\n"
+      . "in _; the fields become PREFIX_pred, ... or PREFIX, PREFIX_gain, ..., and PREFIX_error), got '$o{prefix}'\n"
       unless $o{prefix} =~ /^[A-Za-z][A-Za-z0-9_]{0,63}$/ && $o{prefix} !~ /_$/;
   }
   if (defined $o{distance}) {
@@ -285,9 +321,14 @@ sub _check_daemon {
 
 sub get_header_info {
   my $self = shift;
+  return header_descriptions($self->{names}, $self->{tool}, $self->{mode}, $self->{opt}{cutoff},
+                             $self->_provenance_text);
+}
+
+# What every header line ends with: plugin, model, daemon, gene table and the settings in force.
+sub _provenance_text {
+  my $self = shift;
   my $m = $self->{provenance} || {};
-  my $n = $self->{names};
-  my $tool = $self->{tool};
   my $prov = sprintf('SeqScore plugin %s, model %s %s (sha256 %s%s), daemon %s',
                      $VERSION, $m->{name} // '?', $m->{version} // '?', $m->{sha256} || '?',
                      ($m->{source} ? "; from $m->{source}" : ''), $self->{client}{base});
@@ -297,32 +338,12 @@ sub get_header_info {
     (my $ann = $dp->{annotation}) =~ s{.*/}{};
     $prov .= sprintf(', annotation %s (sha256 %s)', $ann, substr($dp->{annotation_sha256} || '?', 0, 16));
   }
+  $prov .= ", GTF filter $dp->{annotation_filter}" if defined $dp->{annotation_filter} && !ref $dp->{annotation_filter};
   my $distance = defined $o{distance} ? $o{distance} : $dp->{distance};
   my $mask = defined $o{mask} ? $o{mask} : $dp->{mask};
   $prov .= ", distance $distance" if defined $distance;
   $prov .= ', mask ' . ($mask ? 1 : 0) if defined $mask;
-  my %h;
-  if ($self->{mode} eq 'joined') {
-    $h{ $n->{pred} } = "$tool delta scores (DS) and positions (DP) for acceptor gain (AG), "
-      . "acceptor loss (AL), donor gain (DG) and donor loss (DL), as $tool writes them, computed on the fly "
-      . "($prov). Format: SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL";
-  }
-  elsif ($self->{mode} eq 'json') {
-    $h{ $n->{json} } = "$tool delta scores and positions, computed on the fly ($prov). "
-      . "Keys: SYMBOL, DS_AG, DS_AL, DS_DG, DS_DL, DP_AG, DP_AL, DP_DG, DP_DL";
-  }
-  else {
-    my %what = (AG => 'acceptor gain', AL => 'acceptor loss', DG => 'donor gain', DL => 'donor loss');
-    $h{ $n->{split} . 'SYMBOL' } = "gene symbol the $tool scores refer to ($prov)";
-    for my $t (sort keys %what) {
-      $h{ $n->{split} . "DS_$t" } = "$tool delta score (0-1) for $what{$t} ($prov)";
-      $h{ $n->{split} . "DP_$t" } = "$tool delta position (bp from the variant) of the $what{$t} ($prov)";
-    }
-  }
-  $h{ $n->{cutoff} } = "PASS if the largest $tool delta score is >= $o{cutoff}, FAIL otherwise ($prov)"
-    if defined $o{cutoff};
-  $h{ $n->{error} } = "Why the $tool scores of this allele are missing: CODE:message ($prov)";
-  return \%h;
+  return $prov;
 }
 
 sub run {
@@ -344,12 +365,12 @@ sub run {
   return {} unless $res;
   return error_fields($self->{mode}, $res->{error}, $err_field) if $res->{error};
 
-  my $transcript = $tva->can('transcript') ? $tva->transcript : undef;
-  my $symbol = $transcript ? ($transcript->{_gene_symbol} || $transcript->{_gene_hgnc}) : undef;
-  return {} unless defined $symbol;
-  for my $gs (@{ $res->{scores} || [] }) {
-    return format_fields($gs, $self->{mode}, $self->{opt}{cutoff}, $self->{names})
-      if defined $gs->{gene} && $gs->{gene} eq $symbol;
+  my @genes = transcript_genes($tva->can('transcript') ? $tva->transcript : undef);
+  return {} unless @genes;
+  my $scores = $res->{scores} || [];
+  for my $gs (@$scores) {
+    return format_fields($gs, $self->{mode}, $self->{opt}{cutoff}, $self->{names}, $scores)
+      if gene_matches($gs->{gene}, @genes);
   }
   return {};
 }
@@ -648,17 +669,22 @@ sub fmt_dp { my $x = shift; return defined $x ? sprintf('%d', $x) : '.' }
 
 =head2 format_fields
 
-  Arg 1      : one gene's scores {gene, ds_ag, ..., dp_dl} as the daemon sends them
-  Arg 2      : 'joined' (SpliceAI_pred), 'split' (SpliceAI_pred_DS_AG ...) or 'json'
+  Arg 1      : one gene's scores as the daemon sends them: {gene, ds_ag, ..., dp_dl} (SpliceAI's
+               record) or {gene, gain, gain_pos, loss, loss_pos, warnings} (Pangolin's)
+  Arg 2      : 'joined' (SpliceAI_pred, Pangolin), 'split' (SpliceAI_pred_DS_AG ..., Pangolin_gain
+               ...) or 'json'
   Arg 3      : optional cutoff
   Arg 4      : optional field names (field_names); default SpliceAI's
+  Arg 5      : Pangolin: every gene's scores of the allele (its joined field holds them all);
+               default [Arg 1]
   Returntype : hashref of VEP output fields
 
 =cut
 
 sub format_fields {
-  my ($gs, $mode, $cutoff, $names) = @_;
+  my ($gs, $mode, $cutoff, $names, $all) = @_;
   $names ||= field_names('SpliceAI');
+  return gain_loss_fields($gs, $mode, $cutoff, $names, $all || [$gs]) if $names->{record} eq 'gain_loss';
   my @ds = map { fmt_ds($gs->{ lc $_ }) } @DS_KEYS;
   my @dp = map { fmt_dp($gs->{ lc $_ }) } @DP_KEYS;
   my %f;
@@ -675,6 +701,150 @@ sub format_fields {
     $f{ $names->{cutoff} } = (max(@num) >= $cutoff ? 'PASS' : 'FAIL') if @num;
   }
   return $mode eq 'json' ? { $names->{json} => \%f } : \%f;
+}
+
+=head2 fmt_gain_loss
+
+  Arg 1      : a Pangolin gain or loss as the daemon sends it (unrounded)
+  Description: The value as the Pangolin CLI prints it: Python's repr of numpy's round(x, 2) on
+               the CLI's float32 (float64 for deletions; the daemon's rule: a value a float32
+               holds exactly is rounded as float32): 0.07, 0.1, 1.0, 0.0, -0.0.  numpy rounds
+               x * 100 in the value's precision to the nearest integer, ties to even, so
+               0.42500001192092896 (float32 0.425) gives 0.42 where sprintf('%.2f') gives 0.43;
+               negative values that round to zero keep their sign.
+  Returntype : string ('.' for undef)
+
+=cut
+
+sub fmt_gain_loss {
+  my $x = shift;
+  return '.' unless defined $x;
+  my $negative = unpack('C', pack('d>', $x)) >= 0x80;   # the sign bit, so -0.0 too
+  my $a = abs($x);                                       # rounding is symmetric: work on |x|
+  my $y = unpack('f', pack('f', $a)) == $a ? unpack('f', pack('f', $a * 100)) : $a * 100;
+  my $k = POSIX::floor($y);
+  my $frac = $y - $k;
+  $k += 1 if $frac > 0.5 || ($frac == 0.5 && $k % 2);
+  (my $text = sprintf('%.2f', $k / 100)) =~ s/0$//;       # repr: 0.07, 0.1, 1.0
+  return ($negative ? '-' : '') . $text;
+}
+
+# One gene's block as the Pangolin CLI writes it: gene|pos:gain|pos:loss|Warnings:...
+sub gain_loss_block {
+  my $gs = shift;
+  return join('|', $gs->{gene} // '', fmt_dp($gs->{gain_pos}) . ':' . fmt_gain_loss($gs->{gain}),
+              fmt_dp($gs->{loss_pos}) . ':' . fmt_gain_loss($gs->{loss}), 'Warnings:' . ($gs->{warnings} // ''));
+}
+
+# Pangolin's fields (format_fields): the joined field is the allele's value as the CLI writes it
+# (every gene's block); split and JSON fields hold the line's gene, the cutoff flag its larger of
+# |gain| and |loss| as printed.
+sub gain_loss_fields {
+  my ($gs, $mode, $cutoff, $names, $all) = @_;
+  my %v = (gene => $gs->{gene}, gain => fmt_gain_loss($gs->{gain}), gain_pos => fmt_dp($gs->{gain_pos}),
+           loss => fmt_gain_loss($gs->{loss}), loss_pos => fmt_dp($gs->{loss_pos}), warnings => $gs->{warnings} // '');
+  my %f;
+  if ($mode eq 'joined') {
+    %f = ($names->{pred} => join(',', map { gain_loss_block($_) } @$all));
+  }
+  elsif ($mode eq 'json') {
+    %f = (%v, all_genes => join(',', map { gain_loss_block($_) } @$all));
+  }
+  else {    # tab and VCF output: no empty warnings field
+    $f{ $names->{split} . $_ } = $v{$_} for grep { $_ ne 'warnings' || length $v{$_} } @GAIN_LOSS_KEYS;
+  }
+  if (defined $cutoff) {
+    my @num = grep { $_ ne '.' } @v{qw(gain loss)};
+    $f{ $names->{cutoff} } = (max(map { abs } @num) >= $cutoff ? 'PASS' : 'FAIL') if @num;
+  }
+  return $mode eq 'json' ? { $names->{json} => \%f } : \%f;
+}
+
+=head2 header_descriptions
+
+  Arg 1      : field names (field_names)
+  Arg 2      : the tool (SpliceAI, OpenSpliceAI, Pangolin)
+  Arg 3      : the output mode ('joined', 'split', 'json')
+  Arg 4      : the cutoff, or undef
+  Arg 5      : the provenance every description ends with
+  Returntype : hashref {field => description} of every field one plugin line writes
+
+=cut
+
+sub header_descriptions {
+  my ($n, $tool, $mode, $cutoff, $prov) = @_;
+  my %h;
+  if ($n->{record} eq 'gain_loss') {
+    my $pos = 'bp from the variant, negative = upstream on the forward strand';
+    my %what = (gain => 'largest increase in splice-site usage over the tissues within the distance',
+                loss => 'largest decrease in splice-site usage over the tissues within the distance (<= 0; 0 where masked)');
+    if ($mode eq 'joined') {
+      $h{ $n->{pred} } = "$tool splice scores of the allele as the $tool CLI writes them (its INFO value), "
+        . "computed on the fly ($prov). Format: gene|pos:gain|pos:loss|Warnings:... for every gene scored, "
+        . "joined by ','; gain = $what{gain}, loss = $what{loss}, as $tool prints round(x, 2); pos in $pos";
+    }
+    elsif ($mode eq 'json') {
+      $h{ $n->{json} } = "$tool gain and loss for the line's gene, computed on the fly ($prov). Keys: gene, gain, "
+        . "gain_pos, loss, loss_pos, warnings, all_genes (the allele's value as the $tool CLI writes it)";
+    }
+    else {
+      my $s = $n->{split};
+      $h{"${s}gene"} = "gene (the daemon's name: a GTF's gene_id) the $tool scores of this line refer to, "
+        . "the transcript's gene ($prov)";
+      $h{"${s}$_"} = "$tool $_: $what{$_}, as $tool prints round(x, 2) ($prov)" for qw(gain loss);
+      $h{"${s}${_}_pos"} = "$tool position of the $_, in $pos ($prov)" for qw(gain loss);
+      $h{"${s}warnings"} = "$tool warning for this gene (NoAnnotatedSitesToMaskForThisGene); absent when none ($prov)";
+    }
+    $h{ $n->{cutoff} } = "PASS if the larger of $tool |gain| and |loss| for the line's gene (as printed, 2 decimals) "
+      . "is >= $cutoff, FAIL otherwise ($prov)" if defined $cutoff;
+  }
+  else {
+    if ($mode eq 'joined') {
+      $h{ $n->{pred} } = "$tool delta scores (DS) and positions (DP) for acceptor gain (AG), "
+        . "acceptor loss (AL), donor gain (DG) and donor loss (DL), as $tool writes them, computed on the fly "
+        . "($prov). Format: SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL";
+    }
+    elsif ($mode eq 'json') {
+      $h{ $n->{json} } = "$tool delta scores and positions, computed on the fly ($prov). "
+        . "Keys: SYMBOL, DS_AG, DS_AL, DS_DG, DS_DL, DP_AG, DP_AL, DP_DG, DP_DL";
+    }
+    else {
+      my %what = (AG => 'acceptor gain', AL => 'acceptor loss', DG => 'donor gain', DL => 'donor loss');
+      $h{ $n->{split} . 'SYMBOL' } = "gene symbol the $tool scores refer to ($prov)";
+      for my $t (sort keys %what) {
+        $h{ $n->{split} . "DS_$t" } = "$tool delta score (0-1) for $what{$t} ($prov)";
+        $h{ $n->{split} . "DP_$t" } = "$tool delta position (bp from the variant) of the $what{$t} ($prov)";
+      }
+    }
+    $h{ $n->{cutoff} } = "PASS if the largest $tool delta score is >= $cutoff, FAIL otherwise ($prov)"
+      if defined $cutoff;
+  }
+  $h{ $n->{error} } = "Why the $tool scores of this allele are missing: CODE:message ($prov)";
+  return \%h;
+}
+
+=head2 transcript_genes / gene_matches
+
+  Description: The names a transcript's gene goes by (symbol, else HGNC name; gene stable ID),
+               and whether a gene the daemon scored is that gene: its name equals one of them,
+               Ensembl IDs also without their version (ENSG00000154719.14 = ENSG00000154719).
+               SpliceAI gene tables name genes by symbol, Pangolin by the GTF's gene_id.
+
+=cut
+
+sub transcript_genes {
+  my $tr = shift;
+  return () unless ref $tr;
+  return grep { defined && length } ($tr->{_gene_symbol} || $tr->{_gene_hgnc}), $tr->{_gene_stable_id};
+}
+
+sub unversioned { my $id = shift; $id =~ s/^(ENS[A-Z]*G\d+)\.\d+$/$1/; return $id }
+
+sub gene_matches {
+  my ($gene, @names) = @_;
+  return 0 unless defined $gene && length $gene;
+  my $bare = unversioned($gene);
+  return scalar grep { $_ eq $gene || unversioned($_) eq $bare } @names;
 }
 
 # The per-allele error field; tab and VCF output get a value without separators VEP uses.
@@ -730,7 +900,8 @@ sub pick_model {
 =head2 tool_for_model
 
   Arg 1      : a model's entry of GET /v1/models
-  Description: The tool whose fields the model's scores are written as (SpliceAI, OpenSpliceAI),
+  Description: The tool whose fields the model's scores are written as (SpliceAI, OpenSpliceAI,
+               Pangolin),
                from its kind and scorer (absent: splice / spliceai, as daemons before them);
                dies for a model whose output this plugin cannot write.
 
@@ -749,20 +920,25 @@ sub tool_for_model {
 
 =head2 field_names
 
-  Arg 1      : the tool (SpliceAI, OpenSpliceAI)
+  Arg 1      : the tool (SpliceAI, OpenSpliceAI, Pangolin)
   Arg 2      : optional prefix= (replaces the tool's name in every field)
-  Description: The names of the fields one plugin line writes: STEM_pred, STEM_pred_DS_AG ...,
-               STEM_cutoff, the JSON key STEM and STEM_error, where STEM is the prefix or else
-               the tool's name; SpliceAI's fields keep the error field SeqScore_error (its name
-               before the plugin wrote other tools' fields).
-  Returntype : hashref {stem, pred, split, cutoff, json, error}
+  Description: The names of the fields one plugin line writes, where STEM is the prefix or else
+               the tool's name: STEM_pred (joined), STEM_pred_DS_AG ... (split) for SpliceAI's
+               record; STEM (joined: the CLI's value), STEM_gain ... (split) for Pangolin's;
+               STEM_cutoff, the JSON key STEM and STEM_error for both.  SpliceAI's fields keep
+               the error field SeqScore_error (its name before the plugin wrote other tools').
+  Returntype : hashref {stem, record, pred (the joined field), split (split fields' prefix),
+               cutoff, json, error}
 
 =cut
 
 sub field_names {
   my ($tool, $prefix) = @_;
   my $stem = defined $prefix ? $prefix : $tool;
-  return { stem => $stem, pred => "${stem}_pred", split => "${stem}_pred_", cutoff => "${stem}_cutoff",
+  my $record = $RECORD{$tool} || 'deltas';
+  my %joined = $record eq 'gain_loss' ? (pred => $stem, split => "${stem}_")
+                                      : (pred => "${stem}_pred", split => "${stem}_pred_");
+  return { stem => $stem, record => $record, %joined, cutoff => "${stem}_cutoff",
            json => $stem, error => $stem eq 'SpliceAI' ? $DEFAULT_ERROR_FIELD : "${stem}_error" };
 }
 
@@ -777,7 +953,7 @@ sub claim_fields {
     my $other = $claims->{$field};
     if ($other && $other->{params} ne $params) {
       die sprintf("ERROR: SeqScore: two SeqScore plugin lines would both write %s (model %s with '%s', "
-                  . "and model %s with '%s'). Give one of them prefix=NAME (its fields become NAME_pred, ..., "
+                  . "and model %s with '%s'). Give one of them prefix=NAME (its fields become NAME_..., "
                   . "NAME_error).\n", $field =~ /_error$/ ? $field : "${field}_*",
                   $other->{model}, $other->{params}, $model, $params);
     }

@@ -145,13 +145,14 @@ is(SeqScore::tool_for_model({ name => 'spliceai', kind => 'splice', scorer => 's
 is(SeqScore::tool_for_model({ name => 'cispliceai', kind => 'splice', scorer => 'spliceai' }), 'SpliceAI', 'CI-SpliceAI (scored as spliceai): SpliceAI');
 is(SeqScore::tool_for_model({ name => 'openspliceai', kind => 'splice', scorer => 'openspliceai' }), 'OpenSpliceAI', 'scorer openspliceai: OpenSpliceAI');
 is(SeqScore::tool_for_model({ name => 'old' }), 'SpliceAI', 'no kind/scorer (an older daemon): SpliceAI');
-eval { SeqScore::tool_for_model({ name => 'pangolin', kind => 'splice', scorer => 'pangolin' }, 'http://h:1') };
-like($@, qr/^ERROR: SeqScore: model 'pangolin' at http:\/\/h:1 is a splice model scored as pangolin; this SeqScore\.pm \(\S+\) writes fields only for openspliceai \(OpenSpliceAI_\*\), spliceai \(SpliceAI_\*\)\. Pick another model/,
+is(SeqScore::tool_for_model({ name => 'pangolin', kind => 'splice', scorer => 'pangolin' }), 'Pangolin', 'scorer pangolin: Pangolin');
+eval { SeqScore::tool_for_model({ name => 'mmsplice', kind => 'splice', scorer => 'mmsplice' }, 'http://h:1') };
+like($@, qr/^ERROR: SeqScore: model 'mmsplice' at http:\/\/h:1 is a splice model scored as mmsplice; this SeqScore\.pm \(\S+\) writes fields only for openspliceai \(OpenSpliceAI_\*\), pangolin \(Pangolin_\*\), spliceai \(SpliceAI_\*\)\. Pick another model/,
      'a scorer the plugin cannot name: dies saying which it can');
 eval { SeqScore::tool_for_model({ name => 'enh', kind => 'enhancer', scorer => 'spliceai' }) };
 like($@, qr/is a enhancer model scored as spliceai/, 'another kind: dies too');
 
-is_deeply(SeqScore::field_names('SpliceAI'), { stem => 'SpliceAI', pred => 'SpliceAI_pred', split => 'SpliceAI_pred_',
+is_deeply(SeqScore::field_names('SpliceAI'), { stem => 'SpliceAI', record => 'deltas', pred => 'SpliceAI_pred', split => 'SpliceAI_pred_',
           cutoff => 'SpliceAI_cutoff', json => 'SpliceAI', error => 'SeqScore_error' }, 'SpliceAI fields, SeqScore_error as before');
 is_deeply([@{ SeqScore::field_names('OpenSpliceAI') }{qw(pred split cutoff json error)}],
           [qw(OpenSpliceAI_pred OpenSpliceAI_pred_ OpenSpliceAI_cutoff OpenSpliceAI OpenSpliceAI_error)], 'OpenSpliceAI fields');
@@ -168,6 +169,79 @@ is_deeply([keys %$oj], ['OpenSpliceAI'], 'JSON key OpenSpliceAI');
 is($oj->{OpenSpliceAI}{OpenSpliceAI_cutoff}, 'PASS', '... holding OpenSpliceAI_cutoff');
 is_deeply(SeqScore::error_fields('joined', { code => 'X', message => 'y' }, 'OpenSpliceAI_error'), { OpenSpliceAI_error => 'X:y' },
           'error field named as given');
+
+# ---- Pangolin's fields -------------------------------------------------------------------------
+# fmt_gain_loss prints as the Pangolin CLI prints round(x, 2) of its float32 (float64 for a
+# deletion's values): the expected strings are Python's repr(scoring_pangolin.rounded(x)).  The
+# first group are values where sprintf('%.2f') would print another number.
+my @round = (
+  ['0.42500001192092896', '0.42'], ['-0.4050000011920929', '-0.4'], ['0.054999999701976776', '0.06'],
+  ['0.8050000071525574', '0.8'], ['-0.925', '-0.92'], ['0.175', '0.18'], ['0.525', '0.52'],
+  ['0.07000000029802322', '0.07'], ['0.10000000149011612', '0.1'], ['0.125', '0.12'], ['0.375', '0.38'],
+  ['-0.004000000189989805', '-0.0'], ['-1e-09', '-0.0'], ['-0.0', '-0.0'], ['0.0', '0.0'], ['0', '0.0'],
+  ['1.0', '1.0'], ['0.999', '1.0'], ['-0.9950000047683716', '-1.0'],
+);
+for my $c (@round) {
+  my $x = decode_json("[$c->[0]]")->[0];     # as the daemon's JSON answer is decoded
+  is(SeqScore::fmt_gain_loss($x), $c->[1], "Pangolin value $c->[0] prints as $c->[1]");
+}
+is(SeqScore::fmt_gain_loss(undef), '.', 'no value: .');
+isnt(sprintf('%.2f', 0.42500001192092896), '0.42', '... (sprintf alone would print 0.43 there)');
+
+my $pn = SeqScore::field_names('Pangolin');
+is_deeply($pn, { stem => 'Pangolin', record => 'gain_loss', pred => 'Pangolin', split => 'Pangolin_', cutoff => 'Pangolin_cutoff',
+                 json => 'Pangolin', error => 'Pangolin_error' }, 'Pangolin fields: Pangolin, Pangolin_*, Pangolin_error');
+is_deeply([@{ SeqScore::field_names('Pangolin', 'P2') }{qw(pred split cutoff json error)}], [qw(P2 P2_ P2_cutoff P2 P2_error)],
+          '... prefix= replaces the stem');
+my $g1 = { gene => 'ENSG00000154719', strand => '-', gain => 0.07000000029802322, gain_pos => 21,
+           loss => -0.004000000189989805, loss_pos => -3, warnings => '' };
+my $g2 = { gene => 'ENSG00000000002.5', strand => '-', gain => 0.42500001192092896, gain_pos => -50,
+           loss => -0.5, loss_pos => 7, warnings => 'NoAnnotatedSitesToMaskForThisGene' };
+is_deeply(SeqScore::format_fields($g1, 'joined', undef, $pn, [$g1, $g2]),
+          { Pangolin => 'ENSG00000154719|21:0.07|-3:-0.0|Warnings:,'
+                      . 'ENSG00000000002.5|-50:0.42|7:-0.5|Warnings:NoAnnotatedSitesToMaskForThisGene' },
+          'joined: Pangolin = the CLI\'s value, every gene\'s block joined by ","');
+is_deeply(SeqScore::format_fields($g2, 'split', 0.5, $pn, [$g1, $g2]),
+          { Pangolin_gene => 'ENSG00000000002.5', Pangolin_gain => '0.42', Pangolin_gain_pos => '-50', Pangolin_loss => '-0.5',
+            Pangolin_loss_pos => '7', Pangolin_warnings => 'NoAnnotatedSitesToMaskForThisGene', Pangolin_cutoff => 'PASS' },
+          'split: the line\'s gene, one field each; cutoff on |loss| = 0.5');
+is_deeply([sort keys %{ SeqScore::format_fields($g1, 'split', undef, $pn) }],
+          [sort map { "Pangolin_$_" } qw(gene gain gain_pos loss loss_pos)], '... no Pangolin_warnings field when there is none');
+is(SeqScore::format_fields($g1, 'split', 0.07, $pn)->{Pangolin_cutoff}, 'PASS', 'cutoff: |gain| 0.07 as printed >= 0.07');
+is(SeqScore::format_fields($g1, 'split', 0.08, $pn)->{Pangolin_cutoff}, 'FAIL', '... < 0.08: FAIL');
+is(SeqScore::format_fields({ %$g2, gain => 0.004 }, 'joined', 0.42, $pn)->{Pangolin_cutoff}, 'PASS', '... |loss| counts too');
+my $pj = SeqScore::format_fields($g1, 'json', 0.5, $pn, [$g1, $g2]);
+is_deeply([keys %$pj], ['Pangolin'], 'JSON: one key Pangolin');
+is_deeply($pj->{Pangolin}, { gene => 'ENSG00000154719', gain => '0.07', gain_pos => '21', loss => '-0.0', loss_pos => '-3', warnings => '',
+                             all_genes => 'ENSG00000154719|21:0.07|-3:-0.0|Warnings:,ENSG00000000002.5|-50:0.42|7:-0.5|Warnings:NoAnnotatedSitesToMaskForThisGene',
+                             Pangolin_cutoff => 'FAIL' }, '... holding the line\'s gene, the CLI\'s value and the cutoff flag');
+
+# header descriptions per tool and mode
+my %hd = (joined => [qw(Pangolin Pangolin_cutoff Pangolin_error)], json => [qw(Pangolin Pangolin_cutoff Pangolin_error)],
+          split => [qw(Pangolin_cutoff Pangolin_error Pangolin_gain Pangolin_gain_pos Pangolin_gene Pangolin_loss Pangolin_loss_pos Pangolin_warnings)]);
+for my $mode (sort keys %hd) {
+  my $h = SeqScore::header_descriptions($pn, 'Pangolin', $mode, 0.5, 'PROV');
+  is_deeply([sort keys %$h], $hd{$mode}, "Pangolin header fields, $mode output");
+  ok(!grep({ !/^Pangolin .*\(PROV\)/ && !/^(PASS|Why|gene) .*Pangolin .*\(PROV\)/ } values %$h), '... each naming Pangolin and the provenance')
+    or diag explain $h;
+}
+like(SeqScore::header_descriptions($pn, 'Pangolin', 'joined', undef, 'P')->{Pangolin}, qr/Format: gene\|pos:gain\|pos:loss\|Warnings:\.\.\. for every gene scored, joined by ','/,
+     'the joined field\'s description gives the CLI\'s format');
+is_deeply([sort keys %{ SeqScore::header_descriptions(SeqScore::field_names('SpliceAI'), 'SpliceAI', 'joined', undef, 'P') }],
+          ['SeqScore_error', 'SpliceAI_pred'], 'SpliceAI header fields unchanged');
+
+# ---- genes: a transcript line gets the scored gene named as its gene symbol or stable ID ----------
+is_deeply([SeqScore::transcript_genes({ _gene_symbol => 'MRPL39', _gene_stable_id => 'ENSG00000154719' })],
+          ['MRPL39', 'ENSG00000154719'], 'transcript genes: symbol and stable ID');
+is_deeply([SeqScore::transcript_genes({ _gene_hgnc => 'APP' })], ['APP'], '... the HGNC name where there is no symbol');
+is_deeply([SeqScore::transcript_genes(undef)], [], '... none without a transcript');
+ok(SeqScore::gene_matches('MRPL39', 'MRPL39', 'ENSG00000154719'), 'a SpliceAI gene (symbol) matches the symbol');
+ok(SeqScore::gene_matches('ENSG00000154719', 'MRPL39', 'ENSG00000154719'), 'a Pangolin gene (gene_id) matches the stable ID');
+ok(SeqScore::gene_matches('ENSG00000154719.14', 'MRPL39', 'ENSG00000154719'), '... also with a version (GENCODE GTF vs VEP cache)');
+ok(SeqScore::gene_matches('ENSG00000154719', 'MRPL39', 'ENSG00000154719.14'), '... either way');
+ok(!SeqScore::gene_matches('ENSG00000154720', 'MRPL39', 'ENSG00000154719'), 'another gene does not match');
+ok(!SeqScore::gene_matches('AC012345.2', 'AC012345.1'), 'clone-based symbols keep their suffix');
+ok(!SeqScore::gene_matches(undef, 'MRPL39') && !SeqScore::gene_matches('', ''), 'no gene: no match');
 
 # ---- pick_model: the model= entry of GET /v1/models ---------------------------------------------
 my %e1 = (name => 'spliceai', version => '1', sha256 => 'a' x 64, kind => 'splice', scorer => 'spliceai');

@@ -34,7 +34,8 @@ sub free_port {
 }
 
 # toy_model($dir) -> the toy model "toy" (scored as SpliceAI); toy_model($dir, name => N,
-# scorer => S) -> a toy model named N whose scores are written as tool S writes them.
+# scorer => S) -> a toy model named N whose scores are written as tool S writes them (for
+# S = pangolin, tests/toy_models.py's Pangolin-shaped toy: four tissues, two replicates each).
 sub toy_model {
   my ($dir, %o) = @_;
   unless ($o{name} || $o{scorer}) {
@@ -46,8 +47,10 @@ sub toy_model {
   my ($name, $scorer) = ($o{name} || 'toy', $o{scorer} || 'spliceai');
   die "bad toy model name '$name'" unless "$name$scorer" =~ /^[A-Za-z0-9_]+$/;
   my $path = "$dir/$name.onnx";
-  my $py = "import sys; sys.path.insert(0, '$ROOT'); from tests.toy_models import build_toy_model; "
-         . "build_toy_model('$path', name='$name', scorer='$scorer')";
+  my $build = $scorer eq 'pangolin' ? "build_toy_pangolin('$path', name='$name')"    # Pangolin-shaped outputs
+                                    : "build_toy_model('$path', name='$name', scorer='$scorer')";
+  my $py = "import sys; sys.path.insert(0, '$ROOT'); from tests.toy_models import build_toy_model, build_toy_pangolin; "
+         . $build;
   system('python', '-c', $py) == 0 && -s $path
     or die "could not build the toy model '$name' (scorer $scorer) with tests/toy_models.py\n";
   return $path;

@@ -34,16 +34,19 @@ sub vf_from_vcf {
   }, 'SeqScoreTest::VariationFeature';
 }
 
-# One TranscriptVariationAllele per ALT allele and gene symbol.
+# One TranscriptVariationAllele per ALT allele and gene: a gene symbol, or {symbol => S, id => ID}
+# for a transcript whose gene has a stable ID too (VEP's _gene_stable_id).
 sub tva {
-  my ($vf, $allele_index, $symbol) = @_;
+  my ($vf, $allele_index, $gene) = @_;
   my @alleles = split m{/}, $vf->{allele_string};
+  my %tr = ref $gene ? (_gene_symbol => $gene->{symbol}, _gene_stable_id => $gene->{id}) : (_gene_symbol => $gene);
   return bless { vf => $vf, seq => $alleles[$allele_index], allele_number => $allele_index,
-                 transcript => { _gene_symbol => $symbol } }, 'SeqScoreTest::TranscriptVariationAllele';
+                 transcript => \%tr }, 'SeqScoreTest::TranscriptVariationAllele';
 }
 
 # Runs the plugin (or several: an arrayref, as several --plugin lines, each called in turn on
-# every transcript-allele) over a buffer of [vf, [symbols]] pairs; returns the output hashes in order.
+# every transcript-allele) over a buffer of [vf, [genes]] pairs (genes as tva takes them);
+# returns the output hashes in order, each with Allele, SYMBOL, Gene (the stable ID), Location.
 sub run_buffer {
   my ($plugin, $items, %opt) = @_;
   my %symbols = map { ("$_->[0]" => $_->[1]) } @$items;
@@ -99,10 +102,11 @@ sub _hashes_for_vf {
   my @out;
   my @alleles = split m{/}, $vf->{allele_string};
   for my $i (1 .. $#alleles) {
-    for my $symbol (@{ $buffer->{_symbols}{"$vf"} || [] }) {
-      my $line = { Allele => $alleles[$i], SYMBOL => $symbol, Location => "$vf->{chr}:$vf->{start}", _vf => $vf };
+    for my $gene (@{ $buffer->{_symbols}{"$vf"} || [] }) {
+      my $line = { Allele => $alleles[$i], SYMBOL => (ref $gene ? $gene->{symbol} : $gene),
+                   (ref $gene ? (Gene => $gene->{id}) : ()), Location => "$vf->{chr}:$vf->{start}", _vf => $vf };
       for my $plugin (@{ $self->{plugins} }) {
-        my $res = eval { $plugin->run(SeqScoreTest::VEP::tva($vf, $i, $symbol), $line) };
+        my $res = eval { $plugin->run(SeqScoreTest::VEP::tva($vf, $i, $gene), $line) };
         if ($@) { push @{ $self->{warnings} }, $@ }
         elsif ($res) { %$line = (%$line, %$res) }
       }
