@@ -1,9 +1,11 @@
 """The one batching engine: variants in, one :class:`ScoreResult` per variant out.
 
-It dedupes variants, builds each site's windows once, shares a REF window between the ALT
-alleles and genes that see the same sequence, runs windows of similar length together in
-batches, and turns predictions into delta scores.  One bad variant never sinks a batch: it
-gets a result carrying its error.  The CLI, the daemon and the Hail scorers all call this.
+It dedupes variants, asks the model's scoring rule (``rules/``: SpliceAI's, Pangolin's; chosen by
+the model's ``scorer``) which REF tiles, incremental ALTs and whole windows each variant needs,
+plans REF tiles shared by nearby variants, runs windows of similar length together in batches,
+and hands the predictions back to the rule, which builds each variant's records.  One bad
+variant never sinks a batch: it gets a result carrying its error.  The CLI, the daemon and the
+Hail scorers all call this.
 """
 
 from __future__ import annotations
@@ -72,6 +74,14 @@ class EngineConfig:
     # Pangolin's -s CUTOFF (every site with |change| >= cutoff) and --score_exons
     score_cutoff: float | None = None
     score_exons: bool = False
+    # track models (kind "tracks"): the reduction over bins (None = the model's default: diff,
+    # log2fc or max_abs_diff), the bases each side of the variant whose bins are reduced (None
+    # = the distance for any-length models, the whole output for fixed-length ones), averaging
+    # with the reverse complement, and window shifts averaged (fixed-length models)
+    reduction: str | None = None
+    radius: int | None = None
+    rc_average: bool = False
+    shifts: tuple[int, ...] = ()
 
     def __post_init__(self):
         check_distance(self.distance)
@@ -79,6 +89,10 @@ class EngineConfig:
             object.__setattr__(self, "mask", bool(self.mask))
         if self.annotation_filter:
             parse_filter(self.annotation_filter)
+        r = self.radius
+        if r is not None and (isinstance(r, bool) or not isinstance(r, int) or r < 0):
+            raise ConfigError(f"radius must be an integer >= 0, got {r!r}")
+        object.__setattr__(self, "shifts", tuple(int(x) for x in self.shifts))
         c = self.score_cutoff
         if c is not None and (isinstance(c, bool) or not isinstance(c, (int, float))
                               or not 0 <= c <= 1):
@@ -189,7 +203,7 @@ class Engine:
             "model": s.spec.name, "model_version": s.spec.version, "model_sha256": s.sha256,
             "model_source": f"{s.spec.source_package}=={s.spec.source_version}",
             "reference": os.path.abspath(self.config.reference),
-            "annotation": self.config.annotation, "annotation_sha256": ann.sha256 or "",
+            "annotation": self.config.annotation, "annotation_sha256": (ann.sha256 if ann is not None else "") or "",
             "distance": self.config.distance, "mask": self.default_mask,
             "precision": self.config.precision,
             "hail_seqscore_version": __version__,
@@ -217,7 +231,8 @@ class Engine:
             except SeqScoreError as exc:
                 plans[key] = ScoreResult(v, error=ErrorInfo(exc.code, exc.message))
         tiles = self._add_tiles(batch.needs, batch.windows, spec.context)
-        budget = self.config.batch_size * (spec.context + 2 * dist + 1)
+        budget = (rule.budget(dist) if hasattr(rule, "budget")
+                  else self.config.batch_size * (spec.context + 2 * dist + 1))
         preds = (self._predict_incremental(batch.incs, tiles, batch.windows, dist, budget)
                  if batch.incs else {})
         preds.update(self._predict(batch.windows, budget=budget))
@@ -327,7 +342,7 @@ class Engine:
             arrays = [one_hot_oriented(*windows[k], spec.alphabet, spec.n_value) for k in keys]
             y = session.predict(stack_padded(arrays, spec.n_value), output=self.rule.output)
             for j, k in enumerate(keys):
-                n = len(windows[k][0]) - spec.context
+                n = (len(windows[k][0]) - spec.context) // spec.bin_size
                 yk = y[j, :n]
                 out[k] = yk[::-1] if windows[k][1] == "-" else yk
         return out

@@ -36,6 +36,7 @@ from .models.registry import model_path, precision_path
 from .models.session import get_session
 from .models.spec import ModelSpec
 from .hail.spark import score_keys
+from .kinds import RESULT_RECORDS
 
 log = logging.getLogger(__name__)
 
@@ -58,19 +59,34 @@ class ScoreStats:
 
 
 def score_table(data, model: str = "spliceai", reference: str | None = None,
-                annotation: str = "grch38", distance: int = 50, mask: bool = False, *,
+                annotation: str = "grch38", distance: int = 50, mask: bool | None = None, *,
                 name: str = "seqscore", cache: ScoreCache | None = None,
                 batch_size: int = 64, threads: int | None = None,
                 providers: Sequence[str] | None = None, pad_edges: bool = False,
                 score_complex: bool = False, n_partitions: int | None = None,
                 ship_files: bool | None = None, stats: ScoreStats | None = None,
-                precision: str = "fp32", max_allele_length: int | None = None):
+                precision: str = "fp32", max_allele_length: int | None = None,
+                annotation_filter: str = "", reduction: str | None = None,
+                radius: int | None = None, rc_average: bool = False,
+                shifts: Sequence[int] = ()):
     """Return ``data`` (a Table or MatrixTable keyed by locus/alleles) with a new row field
-    ``name``: ``struct{scores: array<struct{allele, gene, strand, ds_ag, ds_al, ds_dg, ds_dl,
-    dp_ag, dp_al, dp_dg, dp_dl}>, max_ds, reason_code, reason, skipped: array<struct{allele,
-    code}>}`` and a global ``<name>_provenance``.  The field is that of the model's kind
-    (``splice``: SpliceAI, CI-SpliceAI, OpenSpliceAI); a model whose kind or scorer has no Hail
-    output yet (Pangolin) is refused with :class:`ModelFormatError` before any Spark work.
+    ``name``: ``struct{scores: array<struct{allele, …the model's per-gene record…}>, max_ds,
+    reason_code, reason, skipped: array<struct{allele, code}>}`` and a global
+    ``<name>_provenance``.  The per-gene record is the model's own (``kinds.RESULT_RECORDS``):
+    SpliceAI, CI-SpliceAI and OpenSpliceAI ``{gene, strand, ds_ag, ds_al, ds_dg, ds_dl, dp_ag,
+    dp_al, dp_dg, dp_dl}``; Pangolin ``{gene, strand, gain, gain_pos, loss, loss_pos,
+    warnings}`` (``max_ds`` = the largest |gain| or |loss|).  A model whose kind or scorer has
+    no Hail output is refused with :class:`ModelFormatError` before any Spark work.
+
+    ``mask``: None = the tool's own default (off for SpliceAI/OpenSpliceAI, on for Pangolin).
+    ``annotation_filter``: Pangolin's create_db.py ``--filter`` for a GTF annotation
+    (``""`` = Ensembl_canonical, ``"None"`` = all transcripts).
+
+    Track models (kind ``tracks``: Puffin, Enformer, …) give one record per ALT:
+    ``{allele, effects: array<float32> (the model's track order), reduction, max_abs_effect,
+    top_track}``, and a global ``<name>_tracks`` (the track table: name, description, assay,
+    cell_type, strand).  ``reduction``, ``radius``, ``rc_average`` and ``shifts`` are the
+    EngineConfig settings of track models.
 
     A row that could not be scored (REF mismatch, unknown contig, symbolic ALT, an allele
     longer than ``max_allele_length``, …) gets missing ``max_ds`` and the engine's error code
@@ -105,10 +121,12 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
     if precision == "fp16" and not is_uri(str(model)):
         model = precision_path(model_path(model), "fp16")   # ship the half-precision copy
     cfg = EngineConfig(model=str(model), reference=str(reference), annotation=str(annotation),
-                       distance=distance, mask=bool(mask), batch_size=batch_size,
+                       distance=distance, mask=mask, batch_size=batch_size,
                        threads=threads, providers=tuple(providers) if providers else None,
                        pad_edges=pad_edges, score_complex=score_complex, precision=precision,
-                       max_allele_length=max_allele_length)
+                       max_allele_length=max_allele_length,
+                       annotation_filter=annotation_filter, reduction=reduction, radius=radius,
+                       rc_average=rc_average, shifts=tuple(shifts))
     _check_python_workers(sc)
     if ship_files is None:
         ship_files = not sc.master.startswith("local")
@@ -117,7 +135,9 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
     register(sc, plan)                                            # a Hail output first
     settings = {f: getattr(cfg, f) for f in ("distance", "mask", "batch_size", "threads",
                                              "providers", "pad_edges", "score_complex",
-                                             "precision", "max_allele_length")}
+                                             "precision", "max_allele_length",
+                                             "annotation_filter", "reduction", "radius",
+                                             "rc_average", "shifts")}
     settings.update(plan.settings)
 
     keys = rows.select().select_globals().distinct()
@@ -129,7 +149,9 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
         misses = keys.filter(hl.is_missing(cached.index(keys.key)))
     else:
         misses = keys
-    new, n = score_keys(misses, settings, n_partitions=n_partitions, counter=counter)
+    record = RESULT_RECORDS[(prov["kind"], prov["scorer"])]
+    new, n = score_keys(misses, settings, n_partitions=n_partitions, counter=counter,
+                        record=record)
     if stats is not None:
         stats.to_score, stats._acc = n, counter
     if cache is not None:
@@ -140,9 +162,22 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
         lookup = new
     lookup = lookup.select(**{f: lookup[f] for f in RESULT})
     glob = {f"{name}_provenance": hl.struct(**prov)}
+    if prov["kind"] == "tracks":
+        glob[f"{name}_tracks"] = hl.literal(track_table(cfg.model), dtype=hl.tarray(TRACK))
     if isinstance(data, hl.MatrixTable):
         return data.annotate_rows(**{name: lookup[data.row_key]}).annotate_globals(**glob)
     return data.annotate(**{name: lookup[data.key]}).annotate_globals(**glob)
+
+
+TRACK = hl.tstruct(name=hl.tstr, description=hl.tstr, assay=hl.tstr, cell_type=hl.tstr,
+                   strand=hl.tstr)
+
+
+def track_table(model: str) -> list[dict]:
+    """A track model's tracks, in output order, as :data:`TRACK` structs."""
+    spec = get_session(_local_copy(str(model))).spec
+    rows = spec.tracks or [{"name": n} for n in spec.output_channels]
+    return [{k: (str(t[k]) if t.get(k) is not None else None) for k in TRACK} for t in rows]
 
 
 def reference_genome_from_fasta(fasta: str, name: str | None = None) -> "hl.ReferenceGenome":
@@ -191,7 +226,9 @@ def scoring_provenance(cfg: EngineConfig, index: str | None = None) -> dict[str,
     local_ann = _local_copy(cfg.annotation) if is_uri(cfg.annotation) else cfg.annotation
     eng = Engine(EngineConfig(model=local_model, reference=cfg.reference, annotation=local_ann,
                               distance=cfg.distance, mask=cfg.mask,
-                              max_allele_length=cfg.max_allele_length))
+                              max_allele_length=cfg.max_allele_length,
+                              annotation_filter=cfg.annotation_filter, reduction=cfg.reduction,
+                              radius=cfg.radius, rc_average=cfg.rc_average, shifts=cfg.shifts))
     spec = eng.session.spec
     result_type(spec, cfg.model)
     prov = dict(eng.provenance())

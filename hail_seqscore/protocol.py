@@ -49,7 +49,7 @@ from .errors import (AlleleTooLongError, InvalidVariantError, PayloadTooLargeErr
                      RequestError, UnsupportedMediaTypeError)
 from .kinds import RESULT_RECORDS
 from .kinds.splice import SPLICE_DELTAS
-from .records import ErrorInfo, GeneScore, PangolinScore, ScoreResult, Variant
+from .records import ErrorInfo, GeneScore, PangolinScore, ScoreResult, TrackEffects, Variant
 from .variants import validate
 
 API_VERSION = "v1"
@@ -320,8 +320,10 @@ def decode_result(obj: Any, where: str = "result") -> ScoreResult:
         raise RequestError(f"{where}.scores: malformed record ({exc})", field=where) from None
 
 
-def _record(obj: Mapping[str, Any]) -> GeneScore | PangolinScore:
-    """One per-gene record: Pangolin's (``gain``/``loss``) or SpliceAI's delta scores."""
+def _record(obj: Mapping[str, Any]) -> GeneScore | PangolinScore | TrackEffects:
+    """One record: a track model's effects, Pangolin's gain/loss or SpliceAI's deltas."""
+    if "effects" in obj:
+        return TrackEffects.from_dict(dict(obj))
     if "gain" in obj:
         return PangolinScore.from_dict(dict(obj))
     return GeneScore.from_dict(dict(obj))

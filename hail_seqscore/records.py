@@ -167,6 +167,43 @@ class PangolinScore:
 
 
 @dataclass(frozen=True, slots=True)
+class TrackEffects:
+    """A track model's effect of one ALT allele: one value per track, in the model's track
+    order, reduced over the bins near the variant (``reduction``: diff, log2fc or
+    max_abs_diff), with the largest |effect| and its track.  One record per variant (the
+    ``scores`` of a :class:`ScoreResult` hold exactly one)."""
+
+    effects: tuple[float, ...]
+    reduction: str
+    max_abs_effect: float
+    top_track: str
+
+    @property
+    def scored(self) -> bool:
+        return True
+
+    @property
+    def gene(self) -> str:     # messages name a record's gene; a track record has none
+        return self.top_track
+
+    @property
+    def max_ds(self) -> float:
+        return self.max_abs_effect
+
+    def finite(self) -> bool:
+        return all(x == x and abs(x) != float("inf") for x in self.effects)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"effects": list(self.effects), "reduction": self.reduction,
+                "max_abs_effect": self.max_abs_effect, "top_track": self.top_track}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrackEffects":
+        return cls(tuple(float(x) for x in d["effects"]), d["reduction"],
+                   float(d["max_abs_effect"]), d["top_track"])
+
+
+@dataclass(frozen=True, slots=True)
 class ErrorInfo:
     """Why a variant was not scored: a stable code (see :mod:`errors`) and a message."""
 
@@ -182,13 +219,14 @@ class ScoreResult:
     """The outcome for one variant: per-gene scores, or the reason it was not scored.
 
     ``scores`` holds the model's own per-gene record (:class:`GeneScore` for SpliceAI,
-    CI-SpliceAI and OpenSpliceAI, :class:`PangolinScore` for Pangolin).  An empty ``scores``
+    CI-SpliceAI and OpenSpliceAI, :class:`PangolinScore` for Pangolin, one
+    :class:`TrackEffects` for a track model).  An empty ``scores``
     with no ``error`` means the variant lies in no annotated gene (the tools then write nothing
     for it).
     """
 
     variant: Variant
-    scores: tuple[GeneScore | PangolinScore, ...] = field(default_factory=tuple)
+    scores: tuple[GeneScore | PangolinScore | TrackEffects, ...] = field(default_factory=tuple)
     error: ErrorInfo | None = None
 
     @property

@@ -107,6 +107,22 @@ def pangolin_model() -> Path:
 
 
 @pytest.fixture(scope="session")
+def puffin_model() -> Path:
+    """The puffin model exported into ``$SEQSCORE_HOME`` from ../shared/weights (academic use
+    only: never into the repository); a no-op when up to date."""
+    weights = SHARED_WEIGHTS / "puffin" / "puffin.pth"
+    if not weights.is_file():
+        pytest.skip(f"Puffin weights not found at {weights} (see its README)")
+    _need_export_extra()
+    from hail_seqscore.cli import main
+    from hail_seqscore.models.registry import default_model_path
+
+    if main(["export", "puffin", "--from", str(weights), "--accept-licence"]) != 0:
+        pytest.fail("seqscore export puffin failed")
+    return default_model_path("puffin")
+
+
+@pytest.fixture(scope="session")
 def hail_session(tmp_path_factory):
     """One Hail context on local Spark for the whole run (starting one takes ~15 s); its
     temporary folders and log under pytest's tmp dir.  Yields that folder."""

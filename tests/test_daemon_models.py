@@ -19,8 +19,8 @@ from hail_seqscore.cli import main
 from hail_seqscore.daemon.metrics import parse_exposition
 from hail_seqscore.engine import Engine, EngineConfig
 from hail_seqscore.errors import RequestError
-from hail_seqscore.records import GeneScore
-from toy_models import build_toy_model
+from hail_seqscore.records import GeneScore, Variant
+from toy_models import build_toy_model, build_toy_pangolin, build_toy_tracks
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -260,3 +260,38 @@ def test_score_through_the_server_without_model_uses_the_daemons_default(daemon,
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "not-served" in err and "serves" in err
     assert not missing.exists()
+
+
+def test_pangolin_and_track_models_served_beside_spliceai(toy, tmp_path):
+    """One daemon serving a SpliceAI, a Pangolin and a track model: each listed with its own
+    record (and the track table), each request's results equal to its own engine's, and
+    `seqscore score --server` writing each model's own INFO field as in process."""
+    pango = build_toy_pangolin(toy["dir"] / "pango_ok.onnx", name="toypango")
+    tracks = build_toy_tracks(toy["dir"] / "tracks.onnx", name="toytracks")
+    seq = toy["seq"]
+    variants = toy_variants(seq, 6) + [Variant("1", 2100, seq[2099:2103], seq[2099])]
+    with Daemon(serve_args(toy, toy["paths"][A], pango, tracks)) as d:
+        listed = {m["name"]: m for m in d.client().models()}
+        assert listed["toypango"]["output"]["record"] == "pangolin_gain_loss"
+        assert listed["toytracks"]["output"]["record"] == "track_effects"
+        assert [t["name"] for t in listed["toytracks"]["tracks"]] == ["CAGE+", "CAGE-", "DNASE"]
+        for name, path in (("toypango", pango), ("toytracks", tracks)):
+            got = d.client().score(variants, model=name)
+            want = Engine(EngineConfig(model=str(path), reference=toy["fasta"],
+                                       annotation=toy["genes"])).score(variants)
+            assert [r.scores for r in got] == [r.scores for r in want], name
+            assert any(r.scores for r in got)
+        vcf = tmp_path / "in.vcf"
+        vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                       + "".join(f"1\t{v.pos}\t.\t{v.ref}\t{v.alt}\t.\t.\t.\n"
+                                 for v in variants))
+        for name, path, key in (("toypango", pango, "Pangolin"),
+                                ("toytracks", tracks, "SeqScore_toytracks")):
+            remote, local = tmp_path / f"{name}.r.vcf", tmp_path / f"{name}.l.vcf"
+            assert main(["score", "-I", str(vcf), "-O", str(remote), "--server", d.url,
+                         "--model", name, "-q"]) == 0
+            assert main(["score", "-I", str(vcf), "-O", str(local), "--model", str(path),
+                         "-R", toy["fasta"], "-A", toy["genes"], "-q"]) == 0
+            text = remote.read_text()
+            assert f"##INFO=<ID={key}," in text and f"\t{key}=" in text
+            assert text == local.read_text()

@@ -21,7 +21,8 @@ from hail_seqscore.hail.schema import RESULT  # noqa: E402
 from hail_seqscore.kinds.splice import OPENSPLICEAI  # noqa: E402
 from test_hail_ops import (DS, RECODE, _round, assert_same, collect, expected,  # noqa: E402
                            import_vcf)
-from toy_models import build_toy_model  # noqa: E402
+from toy_models import (TOY_TRACKS, build_toy_model, build_toy_pangolin,  # noqa: E402
+                        build_toy_tracks)
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -35,8 +36,11 @@ def chr21(shared_data):
 def toys(tmp_path_factory):
     """One toy model per scorer (same weights; only the spec's scorer differs)."""
     d = tmp_path_factory.mktemp("toys")
-    return {s: str(build_toy_model(d / f"toy_{s}.onnx", scorer=s))
-            for s in ("spliceai", "openspliceai", "pangolin")}
+    toys = {s: str(build_toy_model(d / f"toy_{s}.onnx", scorer=s))
+            for s in ("spliceai", "openspliceai", "tracks")}
+    toys["pangolin"] = str(build_toy_pangolin(d / "toy_pangolin.onnx"))
+    toys["tracks_model"] = str(build_toy_tracks(d / "toy_tracks.onnx"))
+    return toys
 
 
 @pytest.fixture(scope="module")
@@ -132,14 +136,96 @@ def test_model_without_hail_output_refused_on_driver(hail_session, chr21, args, 
     mt.rows().head(1).collect()                                      # a Spark job, seen
     jobs = set(tracker.getJobIdsForGroup())
     assert jobs
-    with pytest.raises(ModelFormatError, match="scorer 'pangolin'.* no Hail output yet"):
-        score_table(mt, **dict(args, model=toys["pangolin"]))
+    with pytest.raises(ModelFormatError, match="scorer 'tracks'.* no Hail output yet"):
+        score_table(mt, **dict(args, model=toys["tracks"]))
     assert set(tracker.getJobIdsForGroup()) == jobs                 # no Spark job ran
-    out = hail_session / "pangolin.mt"
+    out = hail_session / "tracks.mt"
     rc = main(["hail", "-I", str(chr21 / "indels.vcf"), "-O", str(out), "--export-vcf",
-               "-R", args["reference"], "-A", args["annotation"], "--model", toys["pangolin"]])
+               "-R", args["reference"], "-A", args["annotation"], "--model", toys["tracks"]])
     err = capsys.readouterr().err
     assert rc == 65 and not out.exists()
     assert err.count("\n") == 1 and "no Hail output yet" in err and "Traceback" not in err
     assert set(tracker.getJobIdsForGroup()) == jobs
-    assert "scored as spliceai or openspliceai" in err
+    assert "scored as spliceai or openspliceai or pangolin" in err
+
+
+def test_pangolin_rows_carry_its_record_and_export_its_cli_value(hail_session, chr21, toys,
+                                                                 tmp_path, capsys):
+    """score_table with a Pangolin model: its own per-gene record (gain/loss), values equal
+    to the engine's, default masking on, the GTF filter applied; `seqscore hail --export-vcf`
+    writes the Pangolin= value that `seqscore score` writes."""
+    from hail_seqscore.engine import Engine, EngineConfig
+    from hail_seqscore.records import Variant
+
+    gtf = str(chr21 / "custom_test.gtf.gz")
+    common = dict(model=toys["pangolin"], reference=str(chr21 / "chr21.fa.gz"), annotation=gtf)
+    mt = import_vcf(chr21, "indels.vcf")
+    out = score_table(mt, **common, annotation_filter="None")
+    fields = out.seqscore.dtype["scores"].element_type
+    assert list(fields) == ["allele", "gene", "strand", "gain", "gain_pos", "loss", "loss_pos",
+                            "warnings"]
+    prov = hl.eval(out.seqscore_provenance)
+    assert (prov.scorer, prov.mask, prov.annotation_filter) == ("pangolin", True, "None")
+    rows = out.rows().collect()
+    eng = Engine(EngineConfig(**common, annotation_filter="None"))
+    variants = [Variant(r.locus.contig.replace("chr", ""), r.locus.position, r.alleles[0], a)
+                for r in rows for a in r.alleles[1:]]
+    want = {(v.pos, v.alt): res for v, res in zip(variants, eng.score(variants))}
+    n = 0
+    for r in rows:
+        for s in r.seqscore.scores:
+            w = next(x for x in want[(r.locus.position, s.allele)].scores if x.gene == s.gene)
+            assert (s.gain_pos, s.loss_pos, s.strand, s.warnings) == (
+                w.gain_pos, w.loss_pos, w.strand, w.warnings)
+            assert s.gain == pytest.approx(w.gain, abs=1e-7)
+            assert s.loss == pytest.approx(w.loss, abs=1e-7)
+            n += 1
+    assert n >= 10
+    hail_vcf, cli_vcf = tmp_path / "hail.vcf", tmp_path / "cli.vcf"
+    rc = main(["hail", "-I", str(chr21 / "indels.vcf"), "-O", str(tmp_path / "p.mt"),
+               "--export-vcf", str(hail_vcf), "-R", common["reference"], "-A", gtf,
+               "--gtf-filter", "None", "--model", toys["pangolin"]])
+    assert rc == 0, capsys.readouterr().err
+    rc = main(["score", "-I", str(chr21 / "indels.vcf"), "-O", str(cli_vcf), "-R",
+               common["reference"], "-A", gtf, "--gtf-filter", "None", "--model",
+               toys["pangolin"], "-q"])
+    assert rc == 0
+    _, from_hail = _vcf(hail_vcf)
+    _, from_cli = _vcf(cli_vcf)
+    assert from_hail == from_cli and any("Pangolin=" in v for v in from_cli.values())
+
+
+def test_track_model_rows_carry_effects_and_the_track_table(hail_session, chr21, toys, capsys):
+    """A track model: per ALT its effects (array<float32>, the model's track order), reduction,
+    max_abs_effect and top_track, equal to the engine's; the track table as a global; VCF
+    export refused in one line (seqscore score writes it)."""
+    from hail_seqscore.engine import Engine, EngineConfig
+    from hail_seqscore.records import Variant
+
+    common = dict(model=toys["tracks_model"], reference=str(chr21 / "chr21.fa.gz"))
+    mt = import_vcf(chr21, "indels.vcf")
+    out = score_table(mt, **common, annotation="grch38", distance=20, reduction="max_abs_diff")
+    entry = out.seqscore.dtype["scores"].element_type
+    assert list(entry) == ["allele", "effects", "reduction", "max_abs_effect", "top_track"]
+    assert entry["effects"] == hl.tarray(hl.tfloat32)
+    assert [t.name for t in hl.eval(out.seqscore_tracks)] == [t["name"] for t in TOY_TRACKS]
+    assert hl.eval(out.seqscore_provenance.reduction) == "max_abs_diff"
+    rows = out.rows().collect()
+    eng = Engine(EngineConfig(**common, distance=20, reduction="max_abs_diff"))
+    n = 0
+    for r in rows:
+        vs = [Variant(r.locus.contig.replace("chr", ""), r.locus.position, r.alleles[0], a)
+              for a in r.alleles[1:]]
+        for s, res in zip(r.seqscore.scores, eng.score(vs)):
+            want = res.scores[0]
+            assert s.effects == pytest.approx(list(want.effects), abs=1e-6, rel=1e-6)
+            assert (s.top_track, s.reduction) == (want.top_track, "max_abs_diff")
+            n += 1
+        assert r.seqscore.max_ds == pytest.approx(max(s.max_abs_effect
+                                                      for s in r.seqscore.scores))
+    assert n >= 10
+    rc = main(["hail", "-I", str(chr21 / "indels.vcf"), "-O", str(hail_session / "t.mt"),
+               "--export-vcf", str(hail_session / "t.vcf"), "-R", common["reference"],
+               "--model", toys["tracks_model"]])
+    err = capsys.readouterr().err
+    assert rc == 64 and "not available from Hail" in err and "Traceback" not in err

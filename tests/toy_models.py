@@ -132,6 +132,66 @@ def build_toy_pangolin(path: str | os.PathLike, context: int = 100, hidden: int 
     return out
 
 
+TOY_TRACKS = ({"name": "CAGE+", "assay": "CAGE", "strand": "+"},
+              {"name": "CAGE-", "assay": "CAGE", "strand": "-"},
+              {"name": "DNASE", "assay": "DNase", "cell_type": "K562"})
+
+
+def build_toy_tracks(path: str | os.PathLike, context: int = 100, hidden: int = 8,
+                     seed: int = 0, input_length: int = 0, bin_size: int = 1,
+                     name: str = "toytracks", reduction: str = "diff") -> Path:
+    """A track model (kind ``tracks``): softplus of a dilated convolution, 3 tracks (two
+    strand-paired); any input length (``input_length=0``, base resolution) or a fixed length
+    whose ``input_length - context`` outputs are averaged into bins of ``bin_size``."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    if context % 20:
+        raise ValueError(f"context must be a multiple of 20, got {context}")
+    rng = np.random.default_rng(seed)
+    kernel, dilation = 21, context // 20
+    w1 = rng.normal(0, 0.6, (hidden, 4, kernel)).astype(np.float32)
+    b1 = rng.normal(0, 0.1, (hidden,)).astype(np.float32)
+    w2 = rng.normal(0, 1.0, (len(TOY_TRACKS), hidden, 1)).astype(np.float32)
+    b2 = np.zeros((len(TOY_TRACKS),), dtype=np.float32)
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["xc"], perm=[0, 2, 1]),
+        helper.make_node("Conv", ["xc", "w1", "b1"], ["h"], dilations=[dilation],
+                         kernel_shape=[kernel]),
+        helper.make_node("Relu", ["h"], ["hr"]),
+        helper.make_node("Conv", ["hr", "w2", "b2"], ["logits"], kernel_shape=[1]),
+        helper.make_node("Softplus", ["logits"], ["p"]),
+    ]
+    last = "p"
+    if bin_size > 1:
+        nodes.append(helper.make_node("AveragePool", ["p"], ["pb"], kernel_shape=[bin_size],
+                                      strides=[bin_size]))
+        last = "pb"
+    nodes.append(helper.make_node("Transpose", [last], ["y"], perm=[0, 2, 1]))
+    length = input_length or "length"
+    graph = helper.make_graph(
+        nodes, "toytracks",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", length, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT,
+                                       ["batch", "bins", len(TOY_TRACKS)])],
+        initializer=[numpy_helper.from_array(a, k) for a, k in
+                     ((w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2"))],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    spec = dataclasses.replace(
+        toy_spec(context, "tracks", name), kind="tracks",
+        output_channels=tuple(t["name"] for t in TOY_TRACKS), tracks=TOY_TRACKS,
+        input_length=input_length, bin_size=bin_size, output_offset=context // 2,
+        default_reduction=reduction)
+    helper.set_model_props(model, spec.to_metadata())
+    onnx.checker.check_model(model)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(out))
+    return out
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out")

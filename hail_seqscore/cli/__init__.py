@@ -119,3 +119,42 @@ if __name__ == "__main__":
 def mask_arg(text: str | None) -> bool | None:
     """``-M``/``-m``: 1/True, 0/False, or None (the model's tool's own default)."""
     return None if text is None else text in ("1", "True")
+
+
+def add_track_options(p, vcf: bool = True) -> None:
+    """The options of track models (kind ``tracks``: Puffin, Enformer, …); ``vcf``: the
+    command writes VCF INFO (``--tracks``)."""
+    g = p.add_argument_group("track models (Puffin, Enformer, Basenji2, AI-TAC, your own)")
+    if vcf:
+        g.add_argument("--tracks", metavar="NAMES", default=None,
+                       help="tracks written to INFO besides the top one: names separated by "
+                            "commas, 'all' or 'none' (default: all for models with up to 20 "
+                            "tracks, else none)")
+    g.add_argument("--reduction", choices=("diff", "log2fc", "max_abs_diff"), default=None,
+                   help="effect per track over the bins near the variant: diff (sum ALT - sum "
+                        "REF), log2fc (log2 of (sum ALT + 1) / (sum REF + 1)), max_abs_diff "
+                        "(the ALT - REF of largest magnitude) (default: the model's)")
+    g.add_argument("--radius", type=int, default=None, metavar="BP",
+                   help="bins within BP bases of the variant are reduced (default: -D for "
+                        "any-length models such as Puffin, the whole output for fixed-length "
+                        "ones)")
+    g.add_argument("--rc-average", action="store_true",
+                   help="average with the reverse complement's predictions (strand-paired "
+                        "tracks swapped)")
+    g.add_argument("--shifts", metavar="S,S", default="",
+                   help="fixed-length models: also score windows shifted by these bases and "
+                        "average (e.g. -1,1)")
+
+
+def track_settings(args) -> dict:
+    """EngineConfig fields from :func:`add_track_options`' arguments."""
+    try:
+        shifts = tuple(int(x) for x in args.shifts.split(",") if x.strip())
+    except ValueError:
+        from ..errors import ConfigError  # noqa: PLC0415
+
+        raise ConfigError(f"--shifts {args.shifts!r}: expected integers separated by commas"
+                          ) from None
+    out = {"reduction": args.reduction, "radius": args.radius,
+           "rc_average": bool(args.rc_average), "shifts": shifts}
+    return {k: v for k, v in out.items() if v is not None and v is not False and v != ()}

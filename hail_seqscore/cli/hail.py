@@ -10,7 +10,7 @@ import sys
 from ..engine import MAX_DISTANCE
 from ..errors import (ConfigError, InputFormatError, InputUnreadableError, OutputError,
                       OutputIsInputError, SeqScoreError)
-from . import add_precision
+from . import add_precision, add_track_options, mask_arg, track_settings
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,8 @@ ALT, over-long allele, ...) keeps its reason in the field's reason_code/reason. 
 Hail cannot hold whole (a REF with IUPAC codes, a contig its reference genome lacks) is refused
 with one line before anything is scored. --export-vcf writes the input VCF's own lines (ID,
 QUAL, FILTER, INFO, samples, contig names) with the model's INFO field added (SpliceAI for
-spliceai and cispliceai, OpenSpliceAI for openspliceai). A model with no Hail output yet
-(pangolin) is refused before Spark starts (exit 65).
+spliceai and cispliceai, OpenSpliceAI for openspliceai, Pangolin for pangolin). A model with
+no Hail output is refused before Spark starts (exit 65).
 
 exit codes: 0 done; 1 unexpected failure; 2 bad command line; 64 bad setting (also an output
 that is the input); 65 malformed input, or a model with no Hail output; 66 input file missing
@@ -62,9 +62,16 @@ def add_parser(sub) -> None:
                         "grch38)")
     p.add_argument("-D", dest="distance", metavar="DISTANCE", type=int, default=50,
                    help=f"0-{MAX_DISTANCE} (default: 50)")
-    p.add_argument("-M", dest="mask", metavar="MASK", type=int, choices=(0, 1), default=0,
-                   help="1 = masked scores (default: 0)")
+    p.add_argument("-M", "-m", dest="mask", metavar="MASK", default=None,
+                   choices=("0", "1", "False", "True"),
+                   help="1 = masked scores, 0 = raw (default: the tool's own: 0 for SpliceAI "
+                        "and OpenSpliceAI, 1 for Pangolin)")
+    p.add_argument("--gtf-filter", dest="annotation_filter", metavar="TAGS", default="",
+                   help="Pangolin: which GTF transcripts give annotated sites, as its "
+                        "create_db.py --filter (tags, or None for all; default: "
+                        "Ensembl_canonical)")
     p.add_argument("--model", default="spliceai", help="model name or .onnx path/URI")
+    add_track_options(p, vcf=False)
     p.add_argument("--reference-genome", default="GRCh38",
                    help="Hail reference genome of a VCF input: GRCh37, GRCh38 (contigs 1..22, "
                         "X, Y, MT are recoded to chr*), or 'fasta' (one built from -R's .fai); "
@@ -98,7 +105,12 @@ def run(args: argparse.Namespace) -> int:
     export = _export_path(args)
     _check_outputs(args, export)
     if not is_uri(args.model):      # a URI is read (and checked) by score_table, after hl.init
-        hail_ops.check_model(args.model)    # not exported, or no Hail output: before Spark
+        spec = hail_ops.check_model(args.model)   # not exported, or no Hail output: before Spark
+        if export and spec.kind == "tracks":
+            raise ConfigError(f"--export-vcf: VCF export of a track model's scores ({spec.name}) "
+                              "is not available from Hail; the table holds them (effects, "
+                              "max_abs_effect, top_track), and `seqscore score` writes them as "
+                              "VCF")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     kwargs = {"quiet": True, "idempotent": True}  # reuses a running session (tests, notebooks)
     if args.master:
@@ -139,9 +151,11 @@ def _run(hl, hail_ops, args, export: str | None) -> int:
     cache = hail_ops.ScoreCache(args.cache) if args.cache else None
     out = hail_ops.score_table(data, model=args.model, reference=args.reference,
                                annotation=args.annotation, distance=args.distance,
-                               mask=bool(args.mask), name=args.name, cache=cache,
+                               mask=mask_arg(args.mask), name=args.name, cache=cache,
                                batch_size=args.batch_size, precision=args.precision,
-                               max_allele_length=args.max_allele_length)
+                               max_allele_length=args.max_allele_length,
+                               annotation_filter=args.annotation_filter,
+                               **track_settings(args))
     out = out.checkpoint(args.output, overwrite=args.overwrite)
     rows = out.rows() if isinstance(out, hl.MatrixTable) else out
     counts = rows.aggregate(hl.struct(

@@ -8,14 +8,15 @@ import sys
 import time
 
 from ..engine import MAX_DISTANCE, STRATEGIES, Engine, EngineConfig
-from ..kinds import info_format
+from ..kinds import output_format
 from ..errors import (ConfigError, OutputError, OutputIsInputError, SeqScoreError,
                       UnauthorizedError)
 from ..progress import Progress
 from ..output import check_not_input
 from ..vcf import annotate_vcf, count_records
 from ..vcf_reader import VcfReader
-from . import add_max_allele_length, add_precision, mask_arg, sigterm_as_interrupt
+from . import (add_max_allele_length, add_precision, add_track_options, mask_arg,
+               sigterm_as_interrupt, track_settings)
 
 HELP = """\
 Score every ALT allele of a VCF against the genes it lies in and write the VCF back with the
@@ -71,6 +72,7 @@ def add_parser(sub) -> None:
     p.add_argument("--score-exons", action="store_true",
                    help="Pangolin: list the changes at both sites of each annotated exon in "
                         "range (its --score_exons True)")
+    add_track_options(p)
     p.add_argument("--model", default=None,
                    help="model name (exported with `seqscore export`) or path to an .onnx file "
                         "(default: spliceai; with --server, the daemon's default model)")
@@ -125,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     reader = VcfReader(args.input)
     try:
         reader.open()       # a missing file or one that is not a VCF fails before the model loads
-        score, scorer = _server_scorer(args) if args.server else _engine_scorer(args)
+        score, fmt = _server_scorer(args) if args.server else _engine_scorer(args)
     except BaseException:
         reader.close()
         raise
@@ -135,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
             summary = annotate_vcf(reader, args.output, score,
                                    flag_skipped=args.flag_skipped, chunk_size=args.chunk_size,
                                    on_progress=progress.update, inputs=inputs,
-                                   fmt=info_format(scorer))
+                                   fmt=fmt)
     except UnauthorizedError as exc:
         raise UnauthorizedError(_token_hint(exc.message)) from None
     except SeqScoreError as exc:
@@ -169,10 +171,11 @@ def _engine_scorer(args: argparse.Namespace):
         threads=args.threads, pad_edges=args.pad_edges, score_complex=args.score_complex,
         strategy=args.strategy, precision=args.precision,
         max_allele_length=args.max_allele_length, annotation_filter=args.annotation_filter,
-        score_cutoff=args.score_cutoff, score_exons=args.score_exons,
+        score_cutoff=args.score_cutoff, score_exons=args.score_exons, **track_settings(args),
     ))
     engine.warm_up()
-    return engine.score, engine.session.spec.scorer
+    model = {**engine.session.provenance(), **engine.rule.provenance()}
+    return engine.score, output_format(model, args.tracks)
 
 
 def _server_scorer(args: argparse.Namespace):
@@ -181,6 +184,9 @@ def _server_scorer(args: argparse.Namespace):
     if args.max_allele_length is not None:
         raise ConfigError("--max-allele-length applies in process; with --server the daemon's "
                           "own setting applies")
+    if track_settings(args):
+        raise ConfigError("--reduction, --radius, --rc-average and --shifts apply in process; "
+                          "with --server the daemon's own settings apply")
     client = Client(args.server, token_file=args.token_file)
     try:
         served = client.models()     # reachable, token accepted: before any output is made
@@ -195,13 +201,17 @@ def _server_scorer(args: argparse.Namespace):
             names = ", ".join(str(m.get("name")) for m in served)
             raise ConfigError(f"--model {args.model}: the daemon at {args.server} serves "
                               f"{names or 'no model'}; name one of them or leave --model out")
-    scorer = (chosen or [{}])[0].get("scorer", "spliceai")
+    entry = dict((chosen or [{}])[0])
+    prov = entry.get("provenance") or {}
+    if "reduction" in prov:            # a track model: the daemon's reduction applies
+        entry["reduction"] = prov["reduction"]
+    fmt = output_format(entry, args.tracks)
 
     def score(variants):   # one result per variant, as in process (see Client.score)
         return client.score(variants, distance=args.distance, mask=mask_arg(args.mask),
                             model=args.model)
 
-    return score, scorer
+    return score, fmt
 
 
 def _token_hint(message: str) -> str:

@@ -7,7 +7,7 @@ import sys
 
 from ..errors import ConfigError
 from ..protocol import DEFAULT_HOST, DEFAULT_MAX_VARIANTS, DEFAULT_PORT, OPENAPI_PATH
-from . import add_precision
+from . import add_precision, add_track_options
 
 HELP = f"""\
 Serve variant scores over HTTP on {DEFAULT_HOST}:{DEFAULT_PORT} (by default).  Concurrent
@@ -105,6 +105,7 @@ def add_parser(sub) -> None:
                    help="score variants near contig ends by padding with N")
     p.add_argument("--score-complex", action="store_true",
                    help="score MNVs and complex indels (SpliceAI writes '.')")
+    add_track_options(p, vcf=False)
     p.add_argument("--drain-timeout", type=float, default=30.0,
                    help="seconds to finish in-flight requests on SIGTERM (default: 30)")
     p.add_argument("--keep-alive", type=int, default=75,
@@ -121,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     from ..daemon.server import ListenSettings, check_bind, read_token_file, serve
     from ..engine import Engine, EngineConfig
     from ..models.registry import model_path
-    from . import mask_arg
+    from . import mask_arg, track_settings
 
     token = read_token_file(args.token_file) if args.token_file else None
     check_bind(args.host, token)
@@ -151,7 +152,8 @@ def run(args: argparse.Namespace) -> int:
         distance=args.distance, mask=mask_arg(args.mask), batch_size=args.batch_size,
         annotation_filter=args.annotation_filter,
         threads=args.threads, pad_edges=args.pad_edges, score_complex=args.score_complex,
-        precision=args.precision, max_allele_length=args.max_allele_length))
+        precision=args.precision, max_allele_length=args.max_allele_length,
+        **track_settings(args)))
         for name in models]
     level = logging.getLogger().getEffectiveLevel()
     log_level = {logging.DEBUG: "debug", logging.INFO: "info"}.get(level, "warning")

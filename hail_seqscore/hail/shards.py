@@ -19,7 +19,7 @@ from __future__ import annotations
 import hail as hl
 
 from ..errors import InputFormatError
-from ..kinds.splice import INFO_FORMATS, info_format
+from ..kinds.splice import DELTA_FORMATS as INFO_FORMATS
 from .schema import GENE_SCORE, RESULT, require_variant_key, row_table
 from .worker import POS_FIELDS, SCORE_FIELDS
 
@@ -48,7 +48,10 @@ def import_scored(paths, reference_genome="GRCh38", contig_recoding=None,
     info = ht.info
     if scorer is None:
         scorer = _declared_scorer(info, paths)
-    key = info_format(scorer).key
+    if scorer not in INFO_FORMATS:
+        raise InputFormatError(f"{paths}: scorer {scorer!r} has no shard format (shards hold "
+                               f"{' or '.join(f.key for f in INFO_FORMATS.values())} entries)")
+    key = INFO_FORMATS[scorer].key
     if key not in info:
         raise InputFormatError(f"{paths}: the header declares no {key} INFO field (the "
                                f"output of {scorer!r}); were the shards scored with that model?")

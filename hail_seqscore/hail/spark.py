@@ -21,6 +21,7 @@ from typing import Any
 
 import hail as hl
 
+from ..kinds.splice import SPLICE_DELTAS
 from .schema import RESULT, empty_scores
 from .worker import arrow_schema, make_batch_scorer
 
@@ -36,7 +37,7 @@ def materialise(df):
 
 
 def score_keys(keys: "hl.Table", settings: dict[str, Any], *, n_partitions: int | None = None,
-               counter=None) -> tuple["hl.Table", int]:
+               counter=None, record: dict[str, Any] = SPLICE_DELTAS) -> tuple["hl.Table", int]:
     """Score every row of ``keys`` (a table keyed by locus/alleles, distinct) in Spark.
 
     Returns (a Hail table keyed by locus/alleles with the fields of :data:`RESULT`, stored
@@ -50,13 +51,13 @@ def score_keys(keys: "hl.Table", settings: dict[str, Any], *, n_partitions: int 
     df = materialise(flat.to_spark(flatten=False))
     n = df.count()
     if n == 0:
-        return empty_scores(locus_type), 0
+        return empty_scores(locus_type, record), 0
     sc = df.sparkSession.sparkContext
     target = n_partitions or max(df.rdd.getNumPartitions(), sc.defaultParallelism)
     target = max(1, min(target, n))
     df = df.repartitionByRange(target, "contig", "pos").sortWithinPartitions("contig", "pos")
-    scorer = make_batch_scorer(settings, counter=counter)
-    scored = df.mapInArrow(scorer, from_arrow_schema(arrow_schema()))
+    scorer = make_batch_scorer(settings, counter=counter, record=record)
+    scored = df.mapInArrow(scorer, from_arrow_schema(arrow_schema(record)))
     scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         scored.count()

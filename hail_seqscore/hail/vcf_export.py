@@ -28,7 +28,9 @@ import os
 import hail as hl
 import hailtop.fs as hfs
 
-from ..kinds.splice import InfoFormat, info_format
+from ..errors import ConfigError
+from ..kinds import info_format
+from ..kinds.splice import InfoFormat
 from ..models.spec import OPTIONAL
 from ..vcf import SKIP_FIELD, SKIP_HEADER
 from .files import is_uri
@@ -45,6 +47,10 @@ def info_output(data, name: str) -> InfoFormat:
     glob = f"{name}_provenance"
     prov = data[glob] if glob in data.globals else None
     scorer = hl.eval(prov.scorer) if prov is not None and "scorer" in prov else None
+    if scorer == "tracks":
+        raise ConfigError("VCF export of a track model's scores is not available from Hail; "
+                          "the table holds them (effects, max_abs_effect, top_track), and "
+                          "`seqscore score` writes them as VCF")
     return info_format(scorer or OPTIONAL["scorer"])
 
 
@@ -64,6 +70,41 @@ def splice_entries(result) -> "hl.ArrayExpression":
         return hl.if_else(hl.is_defined(s.ds_ag), scored, unscored)
 
     return hl.or_else(result.scores.map(entry), hl.empty_array(hl.tstr))
+
+
+def pangolin_value(x) -> "hl.StringExpression":
+    """A Pangolin value as its CLI prints it: rounded to 2 decimals, ``0.07``, ``-0.0`` for a
+    negative that rounds to zero (Hail rounds half up where numpy rounds half to even: a
+    value exactly halfway between two hundredths may differ by 0.01)."""
+    k = hl.int64(hl.floor(hl.abs(x) * 100 + 0.5))          # |x| in hundredths
+    frac = k % 100
+    digits = hl.if_else(frac % 10 == 0, hl.str(frac // 10),
+                        hl.if_else(frac < 10, "0" + hl.str(frac), hl.str(frac)))
+    return hl.if_else(x < 0, "-", "") + hl.str(k // 100) + "." + digits
+
+
+def pangolin_entries(result, alleles) -> "hl.ArrayExpression":
+    """Pangolin's blocks ``gene|pos:gain|pos:loss|Warnings:…`` of ``result``; with several
+    ALTs (``alleles`` longer than 2) each block starts with its allele, as ``seqscore score``
+    writes them."""
+    def block(s):
+        text = hl.delimit(hl.array([s.gene, hl.str(s.gain_pos) + ":" + pangolin_value(s.gain),
+                                    hl.str(s.loss_pos) + ":" + pangolin_value(s.loss),
+                                    "Warnings:" + s.warnings]), "|")
+        return hl.if_else(hl.len(alleles) > 2, s.allele + "|" + text, text)
+
+    return hl.or_else(result.scores.map(block), hl.empty_array(hl.tstr))
+
+
+def info_entries(result, alleles) -> "hl.ArrayExpression":
+    """The INFO entries of ``result`` in the format of its record (told by its fields)."""
+    if "effects" in result.dtype["scores"].element_type:
+        raise ConfigError("VCF export of a track model's scores is not available from Hail; "
+                          "the table holds them (effects, max_abs_effect, top_track), and "
+                          "`seqscore score` writes them as VCF")
+    if "gain" in result.dtype["scores"].element_type:
+        return pangolin_entries(result, alleles)
+    return splice_entries(result)
 
 
 def skip_entries(result) -> "hl.ArrayExpression":
@@ -141,7 +182,7 @@ def annotate_vcf_text(source: VcfSource, scored, name: str, path: str, *,
                                                   reference_genome=reference_genome),
                        alleles=hl.array([f[3]]).extend(alts))
     recs = recs.annotate(r=lookup.index(recs.locus, recs.alleles).r)
-    recs = recs.annotate(scores=_nonempty(splice_entries(recs.r)),
+    recs = recs.annotate(scores=_nonempty(info_entries(recs.r, recs.alleles)),
                          skip=_nonempty(skip_entries(recs.r)))
     recs = recs.annotate(info=set_info(recs.f[7], fmt.key, recs.scores))
     recs = recs.annotate(info=set_info(recs.info, SKIP_FIELD, recs.skip))
@@ -198,7 +239,7 @@ def export_vcf(data, name: str, path: str, fmt: InfoFormat | None = None) -> Non
     result = data[name]
     row = data.row
     has_info = "info" in row and isinstance(data.info.dtype, hl.tstruct)
-    scores = _nonempty(splice_entries(result))
+    scores = _nonempty(info_entries(result, data.alleles))
     if has_info and data.info.dtype.get(fmt.key) == hl.tarray(hl.tstr):
         scores = hl.coalesce(scores, data.info[fmt.key])     # kept, as score does
     add = {fmt.key: scores, SKIP_FIELD: _nonempty(skip_entries(result))}

@@ -18,6 +18,7 @@ import threading
 from typing import Any, Callable, Iterable, Iterator
 
 from ..engine import Engine, EngineConfig
+from ..kinds.splice import SPLICE_DELTAS
 from ..records import ScoreResult, Variant, abbreviate
 
 SCORE_FIELDS = ("ds_ag", "ds_al", "ds_dg", "ds_dl")
@@ -29,13 +30,29 @@ _ENGINES: dict[tuple, Engine] = {}
 _LOCK = threading.Lock()
 
 
-def arrow_schema():
-    """The Arrow schema of the scored rows (also what ``mapInArrow`` is told)."""
+def record_fields(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """(name, type) of the fields of a result record (``kinds.RESULT_RECORDS``) that a table
+    row carries: every scalar field, and arrays of numbers (a track model's ``effects``) as
+    ``"array<number>"``; nested arrays such as Pangolin's ``cutoff_sites`` are CLI output
+    forms and stay out."""
+    out = []
+    for f in record["fields"]:
+        if f["type"] != "array":
+            out.append((f["name"], f["type"]))
+        elif f.get("items") == "number":
+            out.append((f["name"], "array<number>"))
+    return out
+
+
+def arrow_schema(record: dict[str, Any] = SPLICE_DELTAS):
+    """The Arrow schema of the scored rows (also what ``mapInArrow`` is told), for the model's
+    per-gene ``record`` (default: SpliceAI's delta scores)."""
     import pyarrow as pa  # noqa: PLC0415
 
-    gene = pa.struct([("allele", pa.string()), ("gene", pa.string()), ("strand", pa.string())]
-                     + [(f, pa.float64()) for f in SCORE_FIELDS]
-                     + [(f, pa.int32()) for f in POS_FIELDS])
+    types = {"string": pa.string(), "number": pa.float64(), "integer": pa.int32(),
+             "array<number>": pa.list_(pa.float32())}
+    gene = pa.struct([("allele", pa.string())]
+                     + [(n, types[t]) for n, t in record_fields(record)])
     skipped = pa.struct([("allele", pa.string()), ("code", pa.string())])
     return pa.schema([("contig", pa.string()), ("pos", pa.int32()),
                       ("alleles", pa.list_(pa.string())), ("scores", pa.list_(gene)),
@@ -120,15 +137,16 @@ def _append(out: dict[str, list], scores, max_ds, code, reason, skipped) -> None
     out["skipped"].append(skipped)
 
 
-def make_batch_scorer(settings: dict[str, Any], chunk: int = CHUNK,
-                      counter=None) -> Callable[[Iterable], Iterator]:
+def make_batch_scorer(settings: dict[str, Any], chunk: int = CHUNK, counter=None,
+                      record: dict[str, Any] = SPLICE_DELTAS) -> Callable[[Iterable], Iterator]:
     """The function given to ``DataFrame.mapInArrow``.  ``counter`` (a Spark accumulator)
     is incremented by the number of key rows scored — how tests prove each is scored once."""
 
     def score_batches(batches):
         import pyarrow as pa  # noqa: PLC0415
 
-        schema = arrow_schema()
+        schema = arrow_schema(record)
+        names = {"allele"} | {n for n, _ in record_fields(record)}
         engine = worker_engine(settings)
         for batch in batches:
             contigs = batch.column("contig").to_pylist()
@@ -137,6 +155,8 @@ def make_batch_scorer(settings: dict[str, Any], chunk: int = CHUNK,
             for i in range(0, len(contigs), chunk):
                 cols = score_rows(engine, contigs[i:i + chunk], positions[i:i + chunk],
                                   alleles[i:i + chunk])
+                cols["scores"] = [[{k: v for k, v in d.items() if k in names} for d in row]
+                                  for row in cols["scores"]]
                 if counter is not None:
                     counter.add(len(cols["contig"]))
                 yield pa.RecordBatch.from_pydict(cols, schema=schema)

@@ -55,6 +55,8 @@ class InfoFormat:
 
 SPLICEAI = InfoFormat("SpliceAI", "SpliceAIv1.3.1 variant annotation. " + _WHAT)
 OPENSPLICEAI = InfoFormat("OpenSpliceAI", "OpenSpliceAI variant annotation. " + _WHAT)
+#: the scorers whose VCF output is SpliceAI's entry format (what precomputed files hold)
+DELTA_FORMATS = {"spliceai": SPLICEAI, "openspliceai": OPENSPLICEAI}
 
 
 # ---- the kind's result record in JSON: data, shown by the daemon's GET /v1/models -------------

@@ -147,6 +147,10 @@ class ModelSession:
             "attribution": s.attribution, "exporter_version": s.exporter_version,
             "providers": self.providers, "precision": self.precision, "context": s.context,
             "kind": s.kind, "scorer": s.scorer,
+            **({"tracks": [dict(t) for t in s.tracks] or [{"name": n}
+                                                        for n in s.output_channels],
+                "bin_size": s.bin_size, "input_length": s.input_length,
+                "default_reduction": s.default_reduction} if s.kind == "tracks" else {}),
         }
 
 

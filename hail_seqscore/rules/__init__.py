@@ -5,6 +5,8 @@ its own per-gene records.  The engine (``engine.py``) batches the windows of eve
               gene, one window per gene, four delta scores and positions (``records.GeneScore``).
 ``pangolin``  the Pangolin CLI's rule: no N padding, one window per strand, the largest gain
               and loss of P(splice) over tissues with its masking (``records.PangolinScore``).
+``tracks``    regulatory track models: REF tiles or centred windows, per-track effects reduced
+              over the bins near the variant (``records.TrackEffects``).
 
 A model's ONNX metadata names its rule (``ModelSpec.scorer``); :func:`rule_for` finds it.  A
 rule plans each variant into a :class:`Batch` (REF tile needs, incremental ALT jobs, whole
@@ -77,10 +79,10 @@ class Rule(Protocol):
 
 def rule_for(engine: "Engine") -> Rule:
     """The rule of the engine's model (its ``scorer``)."""
-    from . import pangolin, spliceai  # noqa: PLC0415 - each rule module imports its own math
+    from . import pangolin, spliceai, tracks  # noqa: PLC0415 - each imports its own math
 
     rules = {"spliceai": spliceai.SpliceAIRule, "openspliceai": spliceai.SpliceAIRule,
-             "pangolin": pangolin.PangolinRule}
+             "pangolin": pangolin.PangolinRule, "tracks": tracks.TracksRule}
     spec = engine.session.spec
     try:
         return rules[spec.scorer](engine)
