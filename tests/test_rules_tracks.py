@@ -194,3 +194,14 @@ def test_reductions_and_strand_pairs():
     assert bins_near(100, 10, 20, 95, 125) == (0, 3)
     assert bins_near(100, 10, 20, 250, 400) == (15, 20)
     assert CONTIG_LEN == 3000
+
+
+def test_models_lists_a_track_models_table(world, capsys):
+    assert main(["models", "--tracks", world["any"]]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split("\t") == ["index", "name", "assay", "cell_type", "strand",
+                                    "description"]
+    assert [ln.split("\t")[1] for ln in lines[1:]] == ["CAGE+", "CAGE-", "DNASE"]
+    assert lines[3].split("\t")[3] == "K562"
+    assert main(["models", "--tracks", world["model"]]) == 64      # a splice model
+    assert "not a track model" in capsys.readouterr().err

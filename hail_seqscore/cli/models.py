@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ..errors import SeqScoreError
+from ..errors import ConfigError, SeqScoreError
 from ..models.registry import KNOWN_MODELS, default_model_path, installed_models, sha256_file
 
 
@@ -15,6 +15,9 @@ def add_parser(sub) -> None:
                        description="List the known models: exported or not, file, sha256, "
                        "source package, licence (read from the ONNX metadata when exported).")
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    p.add_argument("--tracks", metavar="MODEL",
+                   help="print the track table of a track model (a name or an .onnx path): "
+                        "index, name, assay, cell type, strand, description")
     p.set_defaults(func=run)
 
 
@@ -52,7 +55,29 @@ def rows() -> list[dict]:
     return out
 
 
+def print_tracks(model: str, as_json: bool) -> int:
+    from ..models.registry import model_path  # noqa: PLC0415
+    from ..models.session import ModelSession  # noqa: PLC0415
+
+    spec = ModelSession(model_path(model), providers=["CPUExecutionProvider"], threads=1).spec
+    if spec.kind != "tracks":
+        raise ConfigError(f"--tracks {model}: {spec.name} is a {spec.kind!r} model, not a "
+                          "track model")
+    tracks = [dict(t) for t in spec.tracks] or [{"name": n} for n in spec.output_channels]
+    if as_json:
+        json.dump(tracks, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    print("index\tname\tassay\tcell_type\tstrand\tdescription")
+    for i, t in enumerate(tracks):
+        print("\t".join([str(i)] + [str(t.get(k) or ".") for k in
+                                    ("name", "assay", "cell_type", "strand", "description")]))
+    return 0
+
+
 def run(args) -> int:
+    if args.tracks:
+        return print_tracks(args.tracks, args.json)
     table = rows()
     if args.json:
         json.dump(table, sys.stdout, indent=2)
