@@ -21,7 +21,6 @@ the spec and the graph against the module.
 
 from __future__ import annotations
 
-import csv
 import importlib
 import importlib.util
 import inspect
@@ -36,6 +35,8 @@ from hail_seqscore.errors import ConfigError, WeightMappingError
 from hail_seqscore.models import registry
 from hail_seqscore.models.spec import PREFIX, ModelSpec
 
+from .track_tables import FIELDS as TRACK_FIELDS
+from .track_tables import read_track_table
 from .tracks_onnx import TracksExport, write_tracks_onnx
 
 if sys.version_info >= (3, 11):
@@ -44,7 +45,6 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 REDUCTIONS = ("diff", "log2fc", "max_abs_diff")
-TRACK_FIELDS = ("name", "description", "assay", "cell_type", "strand")
 #: the keys a spec may hold, per table (anything else is a typo worth reporting)
 SPEC_KEYS = {
     "model": {"name", "version", "licence", "citation", "source", "source_version"},
@@ -113,7 +113,8 @@ def _tracks(spec_path: Path, data: dict, output: _Table) -> tuple[dict[str, str]
         raise ConfigError(f"{spec_path}: give the tracks either as [[tracks]] entries or as "
                           "[output] tracks_file, not both")
     if table_file:
-        rows = _read_tracks_file(spec_path.parent / output.get("tracks_file", str), spec_path)
+        return read_track_table(spec_path.parent / output.get("tracks_file", str),
+                                label=f"{spec_path}: tracks_file")
     if not rows:
         raise ConfigError(f"{spec_path}: no tracks: add [[tracks]] entries (name = …) or "
                           "[output] tracks_file")
@@ -124,18 +125,6 @@ def _tracks(spec_path: Path, data: dict, output: _Table) -> tuple[dict[str, str]
             raise ConfigError(f"{spec_path}: track {i + 1} has no name")
         out.append(entry)
     return tuple(out)
-
-
-def _read_tracks_file(path: Path, spec_path: Path) -> list[dict[str, str]]:
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh, delimiter="\t"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{spec_path}: tracks_file {path}: no such file") from None
-    if not rows or "name" not in rows[0]:
-        raise ConfigError(f"{path}: expected a tab-separated table with a header row naming "
-                          f"its columns (name, and any of {', '.join(TRACK_FIELDS[1:])})")
-    return rows
 
 
 def parse_spec(spec_path: str | os.PathLike, weights_sha256: Mapping[str, str],

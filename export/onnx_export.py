@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from hail_seqscore import __version__
+from hail_seqscore.errors import ConfigError
 from hail_seqscore.models import registry
 from hail_seqscore.models.spec import MEMBER_OUTPUT, PREFIX, ModelSpec
 
@@ -201,7 +202,7 @@ def export_model(name: str, out: str | os.PathLike | None = None, *,
                  source: str | os.PathLike | None = None, members: Sequence[int] | None = None,
                  force: bool = False, variant: Variant = DEFAULT_VARIANT,
                  split: bool = True, fp16: bool = False,
-                 accept_licence: bool = False) -> ExportResult:
+                 accept_licence: bool = False, options: dict | None = None) -> ExportResult:
     """Export known model ``name`` (all members averaged, or just ``members``) to ``out``
     (default ``registry.default_model_path(name)``); weights from ``source`` or the pinned
     wheel (models from a repository need ``source``: see :mod:`export.sources`); members
@@ -211,14 +212,19 @@ def export_model(name: str, out: str | os.PathLike | None = None, *,
     written beside it (``NAME.trunk0.onnx`` … and ``NAME.head.onnx``, see :mod:`export.split`).
     With ``fp16``, half-precision copies of every file are written too (``NAME.fp16.onnx``,
     ``NAME.fp16.trunk0.onnx`` …; see :mod:`export.precision`).
-    Models of the ``tracks`` kind (Puffin) go to :func:`export.tracks_known.export_known`;
+    Models of the ``tracks`` kind (Puffin, Enformer, Basenji2, AI-TAC) go to
+    :func:`export.tracks_known.export_known` (``options``: their own settings, e.g. ``tracks``);
     ``accept_licence`` is needed for those whose licence restricts use."""
     km = registry.known_model(name)
     if km.kind == "tracks":
         from .tracks_known import export_known  # noqa: PLC0415
 
         return export_known(name, out, source=source, force=force, members=members,
-                            fp16=fp16, accept_licence=accept_licence)
+                            fp16=fp16, accept_licence=accept_licence, options=options)
+    given = [k for k, v in (options or {}).items() if v not in (None, "")]
+    if given:
+        raise ConfigError(f"--{given[0].replace('_', '-')} applies to the tracks models "
+                          f"(enformer, basenji2, aitac), not {name}")
     out = Path(out) if out is not None else registry.default_model_path(name)
     start = time.perf_counter()
     sel = select(n_members(name), members)

@@ -13,7 +13,8 @@ def test_models_lists_known_models_when_nothing_is_exported(tmp_path, monkeypatc
     monkeypatch.setenv("SEQSCORE_HOME", str(tmp_path))
     assert main(["models", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
-    assert set(rows) == {"spliceai", "cispliceai", "openspliceai", "pangolin", "puffin"}
+    assert set(rows) == {"spliceai", "cispliceai", "openspliceai", "pangolin", "puffin",
+                         "enformer", "basenji2", "aitac"}
     assert not rows["spliceai"]["exported"]
     assert rows["spliceai"]["licence"] == "CC BY-NC 4.0"
     assert rows["cispliceai"]["source"] == "cispliceai==1.2.2"

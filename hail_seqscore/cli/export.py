@@ -40,16 +40,32 @@ models:
                 git clone https://github.com/jzhoulab/puffin
                 seqscore export puffin --from puffin/resources/puffin.pth --accept-licence
 
+Regulatory models whose weights you bring (files in the formats their ports or authors publish;
+their sha256 goes into the export's metadata; name the tracks with --tracks):
+  enformer      Enformer, from an enformer-pytorch checkpoint folder (config.json and
+                pytorch_model.bin or model.safetensors); one head (--head, default human),
+                896 bins of 128 bp from 196,608 bp (--input-length for other sizes). For the
+                converted official weights pass the gamma table the port uses with them:
+                seqscore export enformer --from enformer-official-rough
+                  --tracks targets_human.txt --tf-gammas TF_GAMMAS.pt
+                (TF_GAMMAS.pt: enformer_pytorch/precomputed/tf_gammas.pt of the port)
+  basenji2      Basenji2, from the basenji2-pytorch state dict (basenji2.pth); 896 bins of 128
+                bp from 131,072 bp (--config PARAMS.json for another architecture):
+                seqscore export basenji2 --from basenji2.pth --tracks targets_human.txt
+  aitac         AI-TAC (81 mouse immune cell types, one value per 251-bp peak), from its
+                state dict (.ckpt; the repository's models/aitac.ckpt):
+                seqscore export aitac --from AI-TAC/models/aitac.ckpt
+
 Your own model (any PyTorch module whose output is tracks over bins; see
 docs/custom_models.md for the spec format and a worked example):
   seqscore export custom --module PKG.MOD:FACTORY --weights W.pt --spec SPEC.toml [--out F]
   --module may also be FILE.py:FACTORY; W.pt is torch.save(model.state_dict(), W.pt); the
   default output is $SEQSCORE_HOME/models/NAME.onnx (NAME from the spec).
 
-exit codes: 0 done or up to date; 64 unknown model / bad setting / --from needed /
---accept-licence needed; 65 weight
-file corrupt, unexpected or not the pinned one; 66 --from path or a weight file missing; 69
-network unavailable (use --from); 130 interrupted.
+exit codes: 0 done or up to date; 64 unknown model / bad setting / --from or
+--accept-licence needed; 65 weight file corrupt, unexpected, not the pinned one or not
+fitting the network; 66 --from path or a weight file missing; 69 network unavailable (use
+--from); 130 interrupted.
 """
 
 
@@ -80,6 +96,17 @@ def add_parser(sub) -> None:
     p.add_argument("--spec", metavar="SPEC.toml",
                    help=f"{CUSTOM}: input length, alphabet, N value, bins, tracks, licence, "
                         "citation (docs/custom_models.md)")
+    p.add_argument("--tracks", metavar="FILE",
+                   help="enformer, basenji2, aitac: the track table (tab-separated with a "
+                        "'name' column, or a Basenji targets_*.txt), one row per output")
+    p.add_argument("--head", metavar="NAME", help="enformer: the output head (default human)")
+    p.add_argument("--tf-gammas", metavar="FILE",
+                   help="enformer: the TensorFlow gamma positional table (enformer-pytorch's "
+                        "precomputed/tf_gammas.pt; for the converted official weights)")
+    p.add_argument("--input-length", type=int, metavar="N",
+                   help="enformer: input length in bp (default 1536 × bin size: 196,608)")
+    p.add_argument("--config", metavar="PARAMS.json",
+                   help="basenji2: basenji2-pytorch params of another architecture")
     p.add_argument("--members", metavar="I,J",
                    help="export only these ensemble members (0-based, comma separated; "
                         "pangolin: 0-2 heart, 3-5 liver, 6-8 brain, 9-11 testis, at least one "
@@ -110,7 +137,9 @@ def _check_options(args) -> None:
     """The options of ``custom`` and those of the known models do not mix."""
     own = {"--module": args.module, "--weights": args.weights, "--spec": args.spec}
     known = {"--from": args.source, "--members": args.members, "--fp16": args.fp16,
-             "--accept-licence": args.accept_licence}
+             "--accept-licence": args.accept_licence, "--tracks": args.tracks,
+             "--head": args.head, "--tf-gammas": args.tf_gammas,
+             "--input-length": args.input_length, "--config": args.config}
     if args.model == CUSTOM:
         missing = [k for k, v in own.items() if not v]
         if missing:
@@ -137,10 +166,13 @@ def run(args) -> int:
         name = result.name
     else:
         members = _members(args.members)
+        options = {"tracks": args.tracks, "head": args.head, "tf_gammas": args.tf_gammas,
+                   "input_length": args.input_length, "config": args.config}
         result = _export_extra().export_model(
             args.model, args.out, source=args.source, members=members, force=args.force,
-            fp16=args.fp16, accept_licence=args.accept_licence)
-        name = args.model
+            fp16=args.fp16, accept_licence=args.accept_licence,
+            options={k: v for k, v in options.items() if v is not None})
+        name = getattr(result, "name", "") or args.model
     if result.status == "up to date":
         print(f"{name}: up to date ({result.path}); use --force to export again",
               file=sys.stderr)

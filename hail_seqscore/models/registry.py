@@ -45,6 +45,8 @@ class KnownModel:
     #: the weights' licence restricts use (e.g. academic research only): exporting them needs
     #: the user's explicit ``--accept-licence``
     licence_gated: bool = False
+    #: no pinned weights: the user brings them (``--from``); what to pass, for messages
+    user_weights: str = ""
 
     @property
     def pip_requirement(self) -> str:
@@ -60,7 +62,7 @@ class KnownModel:
     @property
     def needs_from(self) -> bool:
         """Whether the weights must be given with ``--from`` (no pinned wheel to download)."""
-        return bool(self.repository)
+        return bool(self.repository or self.user_weights)
 
 
 SPLICEAI_CITATION = (
@@ -94,6 +96,25 @@ PUFFIN_CITATION = (
 PUFFIN_LICENCE = (
     "Copyright (c) 2023 The University of Texas Southwestern Medical Center; academic research "
     "use only, no commercial use (see the repository's LICENSE); do not redistribute this export"
+)
+
+ENFORMER_CITATION = (
+    "Avsec Z, Agarwal V, Visentin D, Ledsam JR, Grabska-Barwinska A, Taylor KR, Assael Y, "
+    "Jumper J, Kohli P, Kelley DR. Effective gene expression prediction from sequence by "
+    "integrating long-range interactions. Nature Methods 18:1196-1203 (2021). "
+    "doi:10.1038/s41592-021-01252-x. Checkpoint format of enformer-pytorch (github.com/"
+    "lucidrains/enformer-pytorch)."
+)
+BASENJI2_CITATION = (
+    "Kelley DR. Cross-species regulatory sequence activity prediction. PLoS Computational "
+    "Biology 16(7):e1008050 (2020). doi:10.1371/journal.pcbi.1008050. Weights format of "
+    "basenji2-pytorch."
+)
+AITAC_CITATION = (
+    "Maslova A, Ramirez RN, Ma K, Schmutz H, Wang C, Fox C, Ng B, Benoist C, Mostafavi S, "
+    "Immunological Genome Project. Deep learning of immune cell differentiation. PNAS "
+    "117(41):25655-25666 (2020). doi:10.1073/pnas.2011795117. Model of github.com/smaslova/"
+    "AI-TAC."
 )
 
 _OSAI_DIR = "models/openspliceai-mane/10000nt/"
@@ -202,6 +223,48 @@ KNOWN_MODELS: dict[str, KnownModel] = {
         scorer="tracks",
         licence_gated=True,
     ),
+    # regulatory models whose weights the user brings (not reachable for pinning here)
+    "enformer": KnownModel(
+        name="enformer",
+        version="user weights",
+        source_package="enformer-pytorch",
+        source_version="0.8.12",
+        weights=(),
+        licence="the weights' own licence (the published Enformer weights: Apache-2.0)",
+        attribution=ENFORMER_CITATION,
+        redistributable=False,
+        kind="tracks",
+        scorer="tracks",
+        user_weights="DIR (an enformer-pytorch checkpoint folder: config.json and "
+                     "pytorch_model.bin or model.safetensors)",
+    ),
+    "basenji2": KnownModel(
+        name="basenji2",
+        version="user weights",
+        source_package="basenji2-pytorch",
+        source_version="0.1.2",
+        weights=(),
+        licence="the weights' own licence (the published Basenji2 weights: Apache-2.0)",
+        attribution=BASENJI2_CITATION,
+        redistributable=False,
+        kind="tracks",
+        scorer="tracks",
+        user_weights="basenji2.pth (the basenji2-pytorch state dict)",
+    ),
+    "aitac": KnownModel(
+        name="aitac",
+        version="user weights",
+        source_package="AI-TAC",
+        source_version="ec0e62c",
+        weights=(),
+        licence="the weights' own licence (AI-TAC's repository: MIT)",
+        attribution=AITAC_CITATION,
+        redistributable=False,
+        kind="tracks",
+        scorer="tracks",
+        user_weights="AI-TAC/models/aitac.ckpt (from a clone of github.com/smaslova/AI-TAC, "
+                     "or your own training's .ckpt)",
+    ),
 }
 
 # Gene tables that ship in the spliceai wheel (GENCODE V24 canonical transcripts).
@@ -289,7 +352,9 @@ def model_path(name_or_path: str | os.PathLike) -> Path:
     path = default_model_path(text)
     if not path.is_file():
         how = f"`seqscore export {text}`"
-        if known.needs_from:
+        if known.user_weights:
+            how = f"`seqscore export {text} --from PATH` (PATH: {known.user_weights})"
+        elif known.needs_from:
             how = (f"`git clone https://{known.repository}` and `seqscore export "
                    f"{text} --from {known.repository.split('/')[-1]}"
                    f"{' --accept-licence' if known.licence_gated else ''}`")
