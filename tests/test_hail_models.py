@@ -39,7 +39,7 @@ def toys(tmp_path_factory):
     toys = {s: str(build_toy_model(d / f"toy_{s}.onnx", scorer=s))
             for s in ("spliceai", "openspliceai", "tracks")}
     toys["pangolin"] = str(build_toy_pangolin(d / "toy_pangolin.onnx"))
-    toys["tracks_model"] = str(build_toy_tracks(d / "toy_tracks.onnx"))
+    toys["tracks_model"] = str(build_toy_tracks(d / "toy_track_model.onnx"))
     return toys
 
 
