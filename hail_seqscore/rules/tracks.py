@@ -9,7 +9,9 @@ Two window plans, by the model's input (``ModelSpec.input_length``):
 * **Fixed length** (Enformer, Basenji2, AI-TAC): one window of ``input_length`` bases with the
   variant's first base at its centre; the ALT window is the REF window with the allele replaced,
   cut or extended on the right to the same length (left-anchored).  Variants at one position
-  share their REF window.  ``shifts`` adds windows moved by each shift (averaged).
+  share their REF window.  ``shifts`` adds windows moved by each shift (averaged).  An
+  any-length model with bins of several bases gets the same kind of window, just long enough for
+  the bins within ``radius`` of the variant and one bin more on each side.
 
 Effects per track come from :mod:`scoring_tracks` (reduction, position-matched bins for
 indels, reverse-complement averaging with strand-paired tracks).  No annotation is used: every
@@ -61,13 +63,10 @@ class TracksRule:
                               f"{self.reduction!r}")
         self.strands = ("+", "-") if cfg.rc_average else ("+",)
         self.perm = rc_permutation(spec.tracks or [{"name": n} for n in self.names])
-        self.fixed = spec.input_length > 0
-        self.shifts = (0,) + tuple(s for s in cfg.shifts if s != 0)
-        if not self.fixed and (spec.bin_size != 1 or len(self.shifts) > 1):
-            if spec.bin_size != 1:
-                raise ConfigError(f"model {spec.name!r}: any-length track models must have "
-                                  f"bin_size 1, it has {spec.bin_size}")
-            self.shifts = (0,)      # shifting a convolution's input only shifts its output
+        # windows per variant for fixed-length and binned models; base-resolution any-length
+        # models use shared REF tiles (shifting their input only shifts their output)
+        self.fixed = spec.input_length > 0 or spec.bin_size > 1
+        self.shifts = (0,) + tuple(s for s in cfg.shifts if s != 0) if self.fixed else (0,)
 
     def load_annotation(self) -> None:
         return None                 # effects need no genes
@@ -108,7 +107,7 @@ class TracksRule:
                                    f"{found} at {contig}:{v.pos}")
         alt = v.alt.upper()
         if self.fixed:
-            return self._plan_fixed(v, alt, contig, clen, batch)
+            return self._plan_fixed(v, alt, contig, clen, batch, dist)
         r = self._radius(dist)
         spec = self.spec
         left, right = spec.offset, spec.context - spec.offset
@@ -124,29 +123,35 @@ class TracksRule:
             plan.alt_keys.append(key)
         return plan
 
-    def _plan_fixed(self, v: Variant, alt: str, contig: str, clen: int, batch: Batch) -> _Plan:
+    def _plan_fixed(self, v: Variant, alt: str, contig: str, clen: int, batch: Batch,
+                    dist: int) -> _Plan:
         spec = self.spec
-        L = spec.input_length
-        n_bins = (L - spec.context) // spec.bin_size
-        plan = _Plan(v, 0, [], [], [])
+        b = spec.bin_size
         r = self.engine.config.radius
+        if spec.input_length:            # the model's length, the variant at its centre
+            L, centre = spec.input_length, spec.input_length // 2
+        else:                            # any length, binned: bins covering ±radius and a bin
+            r = self._radius(dist)
+            n = -(-(2 * r + len(v.ref)) // b) + 2
+            L, centre = spec.context + n * b, spec.offset + r + b
+        n_bins = (L - spec.context) // b
+        plan = _Plan(v, 0, [], [], [])
         for shift in self.shifts:
-            ws = v.start - L // 2 + shift
+            ws = v.start - centre + shift
             ref_seq = self._fetch(contig, clen, ws, ws + L)
             cut = v.start - ws
             tail = self._fetch(contig, clen, ws + L, ws + L + max(0, len(v.ref) - len(alt)))
             alt_seq = (ref_seq[:cut] + alt + ref_seq[cut + len(v.ref):] + tail)[:L]
             for strand in self.strands:
-                ref_key = ("tracks-ref", contig, ws, strand)
+                ref_key = ("tracks-ref", contig, ws, L, strand)
                 batch.windows.setdefault(ref_key, (ref_seq, strand))
-                alt_key = ("tracks-alt", contig, ws, strand, v.ref.upper(), alt)
+                alt_key = ("tracks-alt", contig, ws, L, strand, v.ref.upper(), alt)
                 batch.windows.setdefault(alt_key, (alt_seq, strand))
                 plan.ref_keys.append(ref_key)
                 plan.alt_keys.append(alt_key)
             if shift == 0:
-                first = ws + spec.offset
                 plan.bins = (0, n_bins) if r is None else bins_near(
-                    first, spec.bin_size, n_bins, v.start - r, v.end + r)
+                    ws + spec.offset, b, n_bins, v.start - r, v.end + r)
         return plan
 
     def _strand_mean(self, ys: list[np.ndarray]) -> np.ndarray:
