@@ -27,6 +27,7 @@ from hail_seqscore.models.spec import MEMBER_OUTPUT, PREFIX, ModelSpec
 from .ensembles import load_member, load_members, member_graphs, n_members, select
 from .model import CONTEXT, OUT_CHANNELS, Ensemble, Variant
 from .sources import weight_files
+from .tracks_onnx import TracksExport
 
 __all__ = ["export_model", "write_onnx", "member_graphs", "load_member", "spec_for"]
 
@@ -202,7 +203,8 @@ def export_model(name: str, out: str | os.PathLike | None = None, *,
                  source: str | os.PathLike | None = None, members: Sequence[int] | None = None,
                  force: bool = False, variant: Variant = DEFAULT_VARIANT,
                  split: bool = True, fp16: bool = False,
-                 accept_licence: bool = False, options: dict | None = None) -> ExportResult:
+                 accept_licence: bool = False,
+                 options: dict | None = None) -> ExportResult | TracksExport:
     """Export known model ``name`` (all members averaged, or just ``members``) to ``out``
     (default ``registry.default_model_path(name)``); weights from ``source`` or the pinned
     wheel (models from a repository need ``source``: see :mod:`export.sources`); members

@@ -222,8 +222,3 @@ def write_tracks_onnx(module, spec: ModelSpec, out: str | Path, *, layout: str =
     return TracksExport(out, "exported", time.perf_counter() - start, diffs[-1],
                         out.stat().st_size, name=spec.name)
 
-
-def sha256_of(path: str | Path) -> str:
-    from hail_seqscore.models.registry import sha256_file  # noqa: PLC0415
-
-    return sha256_file(path)

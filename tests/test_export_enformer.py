@@ -163,3 +163,14 @@ def test_bad_folders_heads_and_options(small, tmp_path, capsys):
     assert main(run + ["--from", str(other)]) == 65
     assert "unexpected key 'transformer.2.0.fn.1.rel_content_bias'" in capsys.readouterr().err
     assert not (tmp_path / "o.onnx").exists()
+
+
+def test_not_exported_hint_says_what_to_bring(tmp_path, monkeypatch):
+    from hail_seqscore.errors import ModelNotInstalledError
+    from hail_seqscore.models.registry import model_path
+
+    monkeypatch.setenv("SEQSCORE_HOME", str(tmp_path))
+    with pytest.raises(ModelNotInstalledError) as err:
+        model_path("enformer")
+    assert ("run `seqscore export enformer --from PATH` (PATH: DIR (an enformer-pytorch "
+            "checkpoint folder") in err.value.message
