@@ -312,11 +312,13 @@ class Engine:
         return out
 
     def max_allele_length(self, context: int | None = None) -> int:
-        """The longest REF or ALT scored (the configured cap, else the model's context)."""
+        """The longest REF or ALT scored (the configured cap, else the model's context, or its
+        input length for a model whose one bin is its whole window, such as AI-TAC)."""
         cap = self.config.max_allele_length
         if cap is not None:
             return cap
-        return self.session.spec.context if context is None else context
+        spec = self.session.spec
+        return max(spec.context if context is None else context, spec.input_length)
 
     def _check_lengths(self, v: Variant, context: int) -> None:
         cap = self.max_allele_length(context)

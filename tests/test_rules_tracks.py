@@ -205,3 +205,21 @@ def test_models_lists_a_track_models_table(world, capsys):
     assert lines[3].split("\t")[3] == "K562"
     assert main(["models", "--tracks", world["model"]]) == 64      # a splice model
     assert "not a track model" in capsys.readouterr().err
+
+
+def test_a_model_with_one_value_per_window_scores_the_centred_window(world, tmp_path):
+    """AI-TAC's shape: input_length = bin_size = the window, context 0."""
+    path = str(build_toy_tracks(tmp_path / "whole.onnx", input_length=120, bin_size=120,
+                                name="whole"))
+    assert get_session(path).spec.context == 0
+    seq = world["seq"]
+    vs = variants(seq)
+    res = Engine(EngineConfig(model=path, reference=world["ref"])).score(vs)
+    for v, r in zip(vs, res):
+        assert r.error is None, r.error
+        ws = v.start - 60
+        ref_s = _window(seq, ws, ws + 120)
+        alt_s = (ref_s[:60] + v.alt + ref_s[60 + len(v.ref):]
+                 + _window(seq, ws + 120, ws + 120 + max(0, len(v.ref) - len(v.alt))))[:120]
+        want = effects(predict(path, ref_s), predict(path, alt_s), "diff")
+        assert np.allclose(r.scores[0].effects, want, atol=1e-6)

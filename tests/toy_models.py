@@ -142,7 +142,9 @@ def build_toy_tracks(path: str | os.PathLike, context: int = 100, hidden: int = 
                      name: str = "toytracks", reduction: str = "diff") -> Path:
     """A track model (kind ``tracks``): softplus of a dilated convolution, 3 tracks (two
     strand-paired); any input length (``input_length=0``, base resolution) or a fixed length
-    whose ``input_length - context`` outputs are averaged into bins of ``bin_size``."""
+    whose ``input_length - context`` outputs are averaged into bins of ``bin_size`` (with
+    ``bin_size == input_length``: one value per window over a zero-padded convolution, context
+    0, as AI-TAC)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -154,16 +156,21 @@ def build_toy_tracks(path: str | os.PathLike, context: int = 100, hidden: int = 
     b1 = rng.normal(0, 0.1, (hidden,)).astype(np.float32)
     w2 = rng.normal(0, 1.0, (len(TOY_TRACKS), hidden, 1)).astype(np.float32)
     b2 = np.zeros((len(TOY_TRACKS),), dtype=np.float32)
+    whole = bool(input_length) and bin_size == input_length   # one value per window (AI-TAC)
+    pads = {"pads": [context // 2, context // 2]} if whole else {}
     nodes = [
         helper.make_node("Transpose", ["x"], ["xc"], perm=[0, 2, 1]),
         helper.make_node("Conv", ["xc", "w1", "b1"], ["h"], dilations=[dilation],
-                         kernel_shape=[kernel]),
+                         kernel_shape=[kernel], **pads),
         helper.make_node("Relu", ["h"], ["hr"]),
         helper.make_node("Conv", ["hr", "w2", "b2"], ["logits"], kernel_shape=[1]),
         helper.make_node("Softplus", ["logits"], ["p"]),
     ]
     last = "p"
-    if bin_size > 1:
+    if whole:
+        nodes.append(helper.make_node("GlobalAveragePool", ["p"], ["pb"]))
+        last = "pb"
+    elif bin_size > 1:
         nodes.append(helper.make_node("AveragePool", ["p"], ["pb"], kernel_shape=[bin_size],
                                       strides=[bin_size]))
         last = "pb"
@@ -182,7 +189,8 @@ def build_toy_tracks(path: str | os.PathLike, context: int = 100, hidden: int = 
     spec = dataclasses.replace(
         toy_spec(context, "tracks", name), kind="tracks",
         output_channels=tuple(t["name"] for t in TOY_TRACKS), tracks=TOY_TRACKS,
-        input_length=input_length, bin_size=bin_size, output_offset=context // 2,
+        context=0 if whole else context, input_length=input_length, bin_size=bin_size,
+        output_offset=0 if whole else context // 2,
         default_reduction=reduction)
     helper.set_model_props(model, spec.to_metadata())
     onnx.checker.check_model(model)

@@ -93,6 +93,10 @@ def run(args) -> int:
             print(f"  error    {r['error']}")
         if not r["exported"]:
             km = KNOWN_MODELS.get(r["name"])
-            hint = " --from DIR (a clone of its repository)" if km and km.needs_from else ""
+            hint = ""
+            if km and km.user_weights:
+                hint = f" --from {km.user_weights}"
+            elif km and km.needs_from:
+                hint = " --from DIR (a clone of its repository)"
             print(f"  export with: seqscore export {r['name']}{hint}")
     return 0
