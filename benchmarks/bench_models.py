@@ -228,6 +228,7 @@ def main() -> int:
     spread(dense, one, 1)
     sets = {"sparse: chr21 dbSNP SNVs": (DATA / "dbsnp_snvs.vcf", 132),
             f"dense: all SNVs of 21:{DENSE[1]:,}-{DENSE[2]:,}": (dense, n_dense)}
+    print("load average (1, 5, 15 min) at start: %.2f %.2f %.2f" % os.getloadavg())
     print(f"{'model / set':<48}{'n':>6}{'seqscore var/s':>16}{'original var/s':>16}{'ratio':>8}"
           "  outputs")
     for tool in tools:
@@ -256,6 +257,7 @@ def main() -> int:
             shared = tool.compare(ours, theirs, sampled)
             print(f"{tool.name + ' / ' + label:<48}{n:>6}{rate_ours:>16.2f}{rate_orig:>16.3f}"
                   f"{rate_ours / rate_orig:>7.1f}x  {shared} (original: {how})", flush=True)
+    print("load average (1, 5, 15 min) at end: %.2f %.2f %.2f" % os.getloadavg())
     shutil.rmtree(work, ignore_errors=True)
     return 0
 
