@@ -33,7 +33,7 @@ import os
 import re
 import threading
 import time
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from .errors import (AlleleTooLongError, ConfigError, InvalidVariantError,
@@ -43,7 +43,7 @@ from .protocol import (DEFAULT_HOST, DEFAULT_PORT, HEALTH_PATH, METRICS_PATH, MO
                        READY_PATH, SCORE_PATH, decode_score_response, encode_score_request)
 from .records import ErrorInfo, ScoreResult, Variant
 from .tokens import check_token, read_token_file
-from .variants import validate
+from .variants import as_variant, validate
 
 DEFAULT_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
 TOKEN_ENV = "SEQSCORE_TOKEN"
@@ -85,8 +85,9 @@ class Client:
     # ---- public API --------------------------------------------------------------------------
     def score(self, variants: Sequence[Variant], *, distance: int | None = None,
               mask: bool | None = None, model: str | None = None) -> list[ScoreResult]:
-        """One :class:`ScoreResult` per variant, in input order (same as ``Engine.score``)."""
-        variants = list(variants)
+        """One :class:`ScoreResult` per variant, in input order (same as ``Engine.score``).
+        A variant is a :class:`Variant` or a mapping ``{"chrom", "pos", "ref", "alt"}``."""
+        variants = [_mapped(v, i) for i, v in enumerate(variants)]
         out: list[ScoreResult | None] = [None] * len(variants)
         todo: list[int] = []
         for i, v in enumerate(variants):
@@ -102,6 +103,11 @@ class Client:
         return out  # type: ignore[return-value]
 
     def _refused(self, v) -> ErrorInfo | None:
+        if isinstance(v, Mapping):        # a mapping that is no valid variant
+            try:
+                as_variant(v)
+            except InvalidVariantError as exc:
+                return ErrorInfo(exc.code, exc.message)
         """The engine's verdict on a variant it would refuse before scoring, or None."""
         if not isinstance(v, Variant):
             return ErrorInfo(InvalidVariantError.code,
@@ -318,3 +324,11 @@ def _parse_retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+def _mapped(v, i: int):
+    """A mapping as a Variant where it makes a valid one (else unchanged: refused later)."""
+    try:
+        return as_variant(v, where=f"variants[{i}]")
+    except InvalidVariantError:
+        return v

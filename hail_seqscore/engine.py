@@ -29,7 +29,7 @@ from .pangolin_genes import parse_filter
 from .records import ErrorInfo, ScoreResult, Variant
 from .rules import Batch, Predictions, Rule, rule_for
 from .tiles import MERGE_GAP, TileGroup, find_tile, masked_span, plan_tiles
-from .variants import VariantKind, classify, validate
+from .variants import VariantKind, as_variant, classify, validate
 
 MAX_DISTANCE = 4999   # SpliceAI's -D accepts 0..4999
 STRATEGIES = ("auto", "incremental", "tiled", "window")
@@ -215,7 +215,7 @@ class Engine:
               distance: int | None = None, mask: bool | None = None) -> list[ScoreResult]:
         """One result per input variant, in input order.  ``distance``/``mask`` override the
         configured values for this call."""
-        variants = list(variants)
+        variants = [_mapped(v, i) for i, v in enumerate(variants)]
         dist = self.config.distance if distance is None else check_distance(distance)
         msk = self.default_mask if mask is None else bool(mask)
         spec = self.session.spec
@@ -227,7 +227,7 @@ class Engine:
             if key in plans:
                 continue
             try:
-                plans[key] = rule.plan(v, dist, batch)
+                plans[key] = rule.plan(as_variant(v), dist, batch)
             except SeqScoreError as exc:
                 plans[key] = ScoreResult(v, error=ErrorInfo(exc.code, exc.message))
         tiles = self._add_tiles(batch.needs, batch.windows, spec.context)
@@ -363,6 +363,15 @@ def _position_batches(work: list[TileWork], limit: int):
         size += len(tile.seq)
     if batch:
         yield batch
+
+
+def _mapped(v, i: int):
+    """A ``{"chrom", "pos", "ref", "alt"}`` mapping as a Variant; one that does not make a
+    valid variant stays as it is (its result then carries the error)."""
+    try:
+        return as_variant(v, where=f"variants[{i}]")
+    except InvalidVariantError:
+        return v
 
 
 def _key(v: Variant) -> tuple:

@@ -84,6 +84,15 @@ def from_mapping(d: Mapping[str, Any], *, where: str = "variant") -> Variant:
     return validate(Variant(chrom, pos, ref, alt))
 
 
+def as_variant(obj: Any, where: str = "variant") -> Any:
+    """``obj`` as a :class:`Variant` when it is a mapping ``{"chrom", "pos", "ref", "alt"}`` (the
+    JSON shape the daemon and the README show); a Variant, or anything else, unchanged (the
+    engine then reports it).  A malformed mapping raises :class:`InvalidVariantError`."""
+    if isinstance(obj, Mapping):
+        return from_mapping(obj, where=where)
+    return obj
+
+
 def parse(text: str) -> Variant:
     """``chrom:pos:ref:alt`` or ``chrom-pos-ref-alt`` (as gnomAD writes them)."""
     parts = re.split(r"[:\-]", text.strip()) if text.count(":") != 3 else text.strip().split(":")

@@ -116,3 +116,35 @@ def test_bad_tokens_are_config_errors(tmp_path, monkeypatch):
         Client()
     monkeypatch.setenv("SEQSCORE_TOKEN", "  ok-token\n")
     assert Client().token == "ok-token"
+
+
+def test_variants_given_as_the_readmes_json_mappings(served):
+    """``Client.score`` (and ``Engine.score``) take ``{"chrom", "pos", "ref", "alt"}`` as the
+    README and the daemon show them; a malformed mapping gets its own error, the rest are
+    scored."""
+    from hail_seqscore.engine import Engine, EngineConfig
+
+    daemon, seq = served
+    vs = toy_variants(seq, 3)
+    mixed = [v.to_dict() for v in vs] + [{"chrom": "1", "pos": "12", "ref": "A", "alt": "C"},
+                                         vs[0]]
+    got = Client(daemon.url).score(mixed)
+    assert [r.variant for r in got[:3]] == vs and all(r.ok for r in got[:3])
+    assert got[3].error.code == "INVALID_VARIANT" and "pos" in got[3].error.message
+    assert got[4].variant is vs[0] and got[4].scores == got[0].scores
+    engine_results = Engine(EngineConfig(model=daemon.args[daemon.args.index("--model") + 1],
+                                         reference=daemon.args[daemon.args.index("-R") + 1],
+                                         annotation=daemon.args[daemon.args.index("-A") + 1])
+                            ).score(mixed)
+    assert [r.scores for r in engine_results[:3]] == [r.scores for r in got[:3]]
+    assert engine_results[3].error.code == "INVALID_VARIANT"
+
+
+def test_public_names_show_in_dir():
+    import hail_seqscore
+
+    public = [n for n in dir(hail_seqscore) if not n.startswith("_")]
+    for name in ("Engine", "EngineConfig", "Variant", "ScoreResult", "Client", "score_table",
+                 "ScoreCache", "TrackEffects", "PangolinScore"):
+        assert name in public and name in hail_seqscore.__all__
+    assert hail_seqscore.Variant("1", 5, "A", "C").start == 4
