@@ -720,8 +720,8 @@ sub fmt_gain_loss {
   my $x = shift;
   return '.' unless defined $x;
   my $negative = unpack('C', pack('d>', $x)) >= 0x80;   # the sign bit, so -0.0 too
-  my $a = abs($x);                                       # rounding is symmetric: work on |x|
-  my $y = unpack('f', pack('f', $a)) == $a ? unpack('f', pack('f', $a * 100)) : $a * 100;
+  my $mag = abs($x);                                     # rounding is symmetric: work on |x|
+  my $y = unpack("f", pack("f", $mag)) == $mag ? unpack("f", pack("f", $mag * 100)) : $mag * 100;
   my $k = POSIX::floor($y);
   my $frac = $y - $k;
   $k += 1 if $frac > 0.5 || ($frac == 0.5 && $k % 2);
