@@ -239,7 +239,8 @@ def test_precompute_rerun_replaces_file_and_index_together(world, tmp_path, caps
                          "chr1:1310-1329", "--region", "chr1:1300-1309")) == 0
     tbx = pysam.TabixFile(str(out))
     recs = [r.split("\t") for r in tbx.fetch("chr1", 0, 3000)]
-    assert len(recs) == 3 * 30                               # records out = SNVs of 1300..1329
-    assert len({(r[1], r[4]) for r in recs}) == len(recs)
+    # records out = SNVs of 1300..1329, one record per ALT and gene (PLUS and MINUS)
+    assert len(recs) == 3 * 30 * 2
+    assert len({(r[1], r[4], r[7].split("|")[1]) for r in recs}) == len(recs)
     assert list(tbx.fetch("chr1", 799, 819)) == []           # the old file's SNVs are gone
     assert leftovers(tmp_path) == [] and "(+ .tbi)" in capsys.readouterr().err
