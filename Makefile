@@ -28,6 +28,9 @@ models: setup
 demo: setup
 	$(BIN)/seqscore export spliceai
 	$(BIN)/python -m hail_seqscore.demo
+	@echo "Models are in $(SEQSCORE_HOME)/models. To use them from your shell:"
+	@echo "  export SEQSCORE_HOME=$(SEQSCORE_HOME)"
+	@echo "(without it, seqscore looks in ~/.cache/hail-seqscore and exports SpliceAI there on first use)"
 
 test: models
 	$(BIN)/python -m pytest -q tests

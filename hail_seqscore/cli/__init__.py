@@ -158,3 +158,33 @@ def track_settings(args) -> dict:
     out = {"reduction": args.reduction, "radius": args.radius,
            "rc_average": bool(args.rc_average), "shifts": shifts}
     return {k: v for k, v in out.items() if v is not None and v is not False and v != ()}
+
+
+def ensure_exported(model: str | None, default: str = "spliceai") -> None:
+    """Export a known model on first use when it is missing and its weights come from a
+    pinned package (SpliceAI, CI-SpliceAI), saying so and naming its licence; set
+    ``SEQSCORE_OFFLINE=1`` to turn this off (offline clusters).  Models whose weights the user
+    brings (``--from``) and paths are left to the usual "not exported" error."""
+    import os  # noqa: PLC0415
+
+    from ..errors import ModelNotInstalledError  # noqa: PLC0415
+    from ..models.registry import KNOWN_MODELS, model_path  # noqa: PLC0415
+
+    name = model or default
+    known = KNOWN_MODELS.get(name)
+    if known is None or known.needs_from or os.environ.get("SEQSCORE_OFFLINE"):
+        return
+    try:
+        model_path(name)
+        return
+    except ModelNotInstalledError:
+        pass
+    try:
+        from export.onnx_export import export_model  # noqa: PLC0415 - the export extra
+    except ModuleNotFoundError:
+        return                      # model_path's error then says how to export it
+    print(f"seqscore: model {name!r} is not exported yet; exporting it now from "
+          f"{known.source} (weights licence: {known.licence}; SEQSCORE_OFFLINE=1 turns this "
+          "off) ...", file=sys.stderr, flush=True)
+    result = export_model(name)
+    print(f"seqscore: {name} exported to {result.path}", file=sys.stderr, flush=True)

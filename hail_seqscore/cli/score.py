@@ -15,7 +15,8 @@ from ..progress import Progress
 from ..output import check_not_input
 from ..vcf import annotate_vcf, count_records
 from ..vcf_reader import VcfReader
-from . import (add_max_allele_length, add_precision, add_track_options, mask_arg,
+from . import (add_max_allele_length, add_precision, add_track_options, ensure_exported,
+               mask_arg,
                sigterm_as_interrupt, track_settings)
 
 HELP = """\
@@ -165,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
 def _engine_scorer(args: argparse.Namespace):
     if not args.reference:
         raise ConfigError("-R REFERENCE is required (or --server URL)")
+    ensure_exported(args.model)
     engine = Engine(EngineConfig(
         model=args.model or "spliceai", reference=args.reference, annotation=args.annotation,
         distance=args.distance, mask=mask_arg(args.mask), batch_size=args.batch_size,

@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     from ..daemon.server import ListenSettings, check_bind, read_token_file, serve
     from ..engine import Engine, EngineConfig
     from ..models.registry import model_path
-    from . import mask_arg, track_settings
+    from . import ensure_exported, mask_arg, track_settings
 
     token = read_token_file(args.token_file) if args.token_file else None
     check_bind(args.host, token)
@@ -142,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         if why is not None:    # a known model of a kind not served yet: before anything loads
             print(f"seqscore serve: error: model {name!r}: {why}", file=sys.stderr)
             return 69
+        ensure_exported(name)
         path = str(model_path(name).resolve())  # fail now, with the export hint, if missing
         if path in paths:
             raise ConfigError(f"--model {name} and --model {paths[path]} are the same model "

@@ -359,10 +359,17 @@ def model_path(name_or_path: str | os.PathLike) -> Path:
                    f"{text} --from {known.repository.split('/')[-1]}"
                    f"{' --accept-licence' if known.licence_gated else ''}`")
         raise ModelNotInstalledError(
-            f"model {text!r} is not exported yet (looked for {path}); run {how} first "
-            f"(needs `pip install 'hail-seqscore[export]'`)"
+            f"model {text!r} is not exported yet (looked for {path}: models live in "
+            f"$SEQSCORE_HOME/models, SEQSCORE_HOME={_home_text()}); run {how} first (needs "
+            f"`pip install 'hail-seqscore[export]'`), or point SEQSCORE_HOME at the folder "
+            f"that holds it (`make` uses ./.cache)"
         )
     return path
+
+
+def _home_text() -> str:
+    env = os.environ.get("SEQSCORE_HOME")
+    return env if env else f"{home()} (the default; the variable is not set)"
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
