@@ -4,7 +4,8 @@ Part of hail-seqscore.  Licensed under the Apache License, Version 2.0.
 
 =head1 NAME
 
-SeqScore - SpliceAI, OpenSpliceAI and Pangolin scores computed on the fly by a seqscore daemon
+SeqScore - SpliceAI, OpenSpliceAI, Pangolin and regulatory track-model scores computed on the fly
+by a seqscore daemon
 
 =head1 SYNOPSIS
 
@@ -17,6 +18,11 @@ SeqScore - SpliceAI, OpenSpliceAI and Pangolin scores computed on the fly by a s
  seqscore serve --model spliceai --model pangolin -R GRCh38.fa.gz -A genes.gtf.gz --port 8642 &
  ./vep -i variants.vcf --safe --plugin SeqScore,model=spliceai --plugin SeqScore,model=pangolin
 
+ # a regulatory track model (Puffin): per-track effects, two tracks picked
+ seqscore serve --model spliceai --model puffin -R GRCh38.fa.gz -A grch38 --port 8642 &
+ ./vep -i variants.vcf --safe --plugin SeqScore,model=spliceai \
+   --plugin SeqScore,model=puffin,tracks=FANTOM_CAGE+/FANTOM_CAGE-
+
 =head1 DESCRIPTION
 
  A VEP plugin that asks a running C<seqscore serve> daemon (hail-seqscore) for
@@ -27,7 +33,10 @@ SeqScore - SpliceAI, OpenSpliceAI and Pangolin scores computed on the fly by a s
  SpliceAI plugin (SpliceAI_pred, ...), so filters written for it keep working;
  OpenSpliceAI models write OpenSpliceAI_pred, ... in the same format; Pangolin
  models write Pangolin (the value the Pangolin CLI writes) and Pangolin_gain,
- Pangolin_loss, ...  A model scored otherwise is refused in new().
+ Pangolin_loss, ...  Regulatory track models (kind "tracks": Puffin, Enformer,
+ Basenji2, AI-TAC, a custom model) write SeqScore_<model> (the value
+ `seqscore score` writes) and one field per selected track, on every line of
+ the allele.  A model scored otherwise is refused in new().
 
  Batching: the plugin sends one HTTP request per VEP input buffer (all alleles
  in it, split into requests of at most C<batch> alleles) over one kept-alive
@@ -50,8 +59,14 @@ SeqScore - SpliceAI, OpenSpliceAI and Pangolin scores computed on the fly by a s
  prefix       : field name stem replacing the tool's name: prefix=SeqScore gives
                 SeqScore_pred, SeqScore_pred_DS_AG, ..., SeqScore_cutoff,
                 SeqScore_error (JSON key SeqScore); for a Pangolin model
-                SeqScore, SeqScore_gain, ...; for running beside VEP's SpliceAI
+                SeqScore, SeqScore_gain, ...; for a track model SeqScore,
+                SeqScore_<track>, ...; for running beside VEP's SpliceAI
                 plugin, or two models of one tool side by side
+ tracks       : track models only: the tracks written besides the top one,
+                names separated by '/' (VEP splits plugin parameters on ','),
+                each the track's name or its field name (below); 'all' or
+                'none'.  Default as seqscore score: all for models with at most
+                20 tracks, else none
  distance     : SpliceAI -D, Pangolin -d: 0-4999 (default: the daemon's, 50)
  mask         : SpliceAI -M, Pangolin -m: 0 or 1 (default: the daemon's, which
                 is each tool's own: 0 for SpliceAI and OpenSpliceAI, 1 for
@@ -59,9 +74,11 @@ SeqScore - SpliceAI, OpenSpliceAI and Pangolin scores computed on the fly by a s
  cutoff       : 0-1; adds TOOL_cutoff = PASS if the largest score of the line's
                 gene (as printed, 2 decimals) >= cutoff, FAIL otherwise: the
                 largest DS for SpliceAI-format tools, the larger of |gain| and
-                |loss| for Pangolin
+                |loss| for Pangolin.  (distance, mask and cutoff do not apply to
+                track models, which refuse them.)
  split_output : 1 = one field per score (TOOL_pred_DS_AG, ..., Pangolin_gain,
-                ...); always on for VCF output
+                ...); always on for VCF output; track models always write all
+                their fields
  batch        : most alleles in one HTTP request (default 500; 1 = one
                 request per variant)
  timeout      : seconds to wait for one HTTP answer (default 1800: a request of
@@ -71,7 +88,9 @@ SeqScore - SpliceAI, OpenSpliceAI and Pangolin scores computed on the fly by a s
 =head1 OUTPUT FIELDS
 
  TOOL is SpliceAI (SpliceAI, CI-SpliceAI models), OpenSpliceAI (OpenSpliceAI
- models) or Pangolin (Pangolin models), or the prefix= given.
+ models), Pangolin (Pangolin models) or SeqScore_<model> (track models: the
+ model's name with characters other than letters, digits and _ made _, as the
+ INFO key of seqscore score), or the prefix= given.
 
  SpliceAI and OpenSpliceAI:
  TOOL_pred            SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL
@@ -100,6 +119,31 @@ SeqScore - SpliceAI, OpenSpliceAI and Pangolin scores computed on the fly by a s
  distance) and loss (largest decrease, <= 0 when masked) are printed as the
  CLI prints round(x, 2): 0.07, 0.1, 1.0, 0.0, -0.0; positions in bp from the
  variant.
+
+ Track models (kind tracks), one record per allele, the same on every line of
+ the allele (transcript, regulatory and intergenic lines, as VEP's CADD plugin):
+ TOOL                 the allele's value as seqscore score writes it in its
+                      SeqScore_<model> INFO field, without the leading ALLELE|:
+                      top:TRACK:VALUE|TRACK:VALUE|... (top = the track of
+                      largest |effect| with its signed effect, then the selected
+                      tracks in the order given); VEP's VCF writer shows | as &
+ TOOL_<track>         the effect on one selected track
+ TOOL_top_track       the track of largest |effect|
+ TOOL_max_abs_effect  that largest |effect|
+ TOOL                 JSON output: {top_track, top_effect, max_abs_effect,
+                      effects => {track name => effect, ...} (selected tracks)}
+
+ Effects (the daemon's reduction of ALT vs REF over the bins near the variant:
+ diff, log2fc or max_abs_diff) are printed as seqscore score prints them,
+ with 4 significant digits (Python's format(x, '.4g'): 0.1235, -2.5e-05,
+ 1.235e+04); JSON holds those rounded values as numbers.  Track names in
+ values are written as in the INFO field (',;=|:' and whitespace
+ percent-encoded).  <track> in a field name is the track's name with '+' made
+ 'plus', '-' made 'minus', each other run of characters outside A-Z a-z 0-9 _
+ a separator, and the parts joined by '_' (FANTOM_CAGE+ -> FANTOM_CAGE_plus,
+ "CAGE:liver, adult" -> CAGE_liver_adult); a name that is then taken (by an
+ earlier track, or top_track, max_abs_effect, error, cutoff) gets _<index>
+ (its 0-based index in the model's track table).
 
  All tools:
  TOOL_cutoff          PASS/FAIL (with cutoff=X)
@@ -160,7 +204,7 @@ our $VERSION = '0.2.0';
 
 my @DS_KEYS = qw(DS_AG DS_AL DS_DG DS_DL);
 my @DP_KEYS = qw(DP_AG DP_AL DP_DG DP_DL);
-my @PARAMS = qw(url model prefix distance mask cutoff split_output batch timeout token_file);
+my @PARAMS = qw(url model prefix tracks distance mask cutoff split_output batch timeout token_file);
 my %DEFAULTS = (url => 'http://127.0.0.1:8642', batch => 500, timeout => 1800, split_output => 0);
 my @BACKOFF = (0.5, 1, 2);           # seconds between attempts after a lost connection
 my $MAX_BUSY_RETRIES = 20;           # 503 answers (queue full) retried this often
@@ -172,8 +216,10 @@ my $JSON = JSON::PP->new->utf8->canonical;
 # after the tool whose output the model reproduces, as that tool's VEP plugin or VCF names them.
 # CI-SpliceAI writes SpliceAI's format and is scored as `spliceai`.  The record is the shape of
 # the daemon's per-gene result: SpliceAI's four delta scores, or Pangolin's gain and loss.
+# Track models (kind and scorer `tracks`) write SeqScore_<model>_*: one record per allele, per track.
 my %TOOLS = (spliceai => 'SpliceAI', openspliceai => 'OpenSpliceAI', pangolin => 'Pangolin');
-my %RECORD = (SpliceAI => 'deltas', OpenSpliceAI => 'deltas', Pangolin => 'gain_loss');
+my %RECORD = (SpliceAI => 'deltas', OpenSpliceAI => 'deltas', Pangolin => 'gain_loss', Tracks => 'track_effects');
+my $TRACKS_TOOL = 'Tracks';
 my @GAIN_LOSS_KEYS = qw(gene gain gain_pos loss loss_pos warnings);   # Pangolin's split fields
 my $DEFAULT_ERROR_FIELD = 'SeqScore_error';
 
@@ -214,6 +260,11 @@ sub check_params {
     die "ERROR: SeqScore: prefix must be a field name (a letter, then letters, digits or _, not ending "
       . "in _; the fields become PREFIX_pred, ... or PREFIX, PREFIX_gain, ..., and PREFIX_error), got '$o{prefix}'\n"
       unless $o{prefix} =~ /^[A-Za-z][A-Za-z0-9_]{0,63}$/ && $o{prefix} !~ /_$/;
+  }
+  if (defined $o{tracks}) {
+    die "ERROR: SeqScore: tracks must be 'all', 'none' or track names separated by '/' "
+      . "(tracks=NAME/NAME/...; VEP splits plugin parameters on ','), got '$o{tracks}'\n"
+      unless $o{tracks} =~ /\S/ && $o{tracks} !~ m{^/|//|/$};
   }
   if (defined $o{distance}) {
     die "ERROR: SeqScore: distance must be an integer from 0 to 4999, got '$o{distance}'\n"
@@ -273,14 +324,27 @@ sub new {
 
   my $m = $self->{provenance};
   $self->{tool} = tool_for_model($m, $self->{client}{base});
-  $self->{names} = field_names($self->{tool}, $self->{opt}{prefix});
+  $self->{names} = field_names($self->{tool}, $self->{opt}{prefix}, $m->{name});
+  if ($self->{tool} eq $TRACKS_TOOL) {
+    $self->{tracks} = SeqScore::Tracks::setup($m, $self->{opt}, $self->{client}{base});
+  }
+  elsif (defined $self->{opt}{tracks}) {
+    die sprintf("ERROR: SeqScore: tracks=%s: model '%s' is not a track model (its fields are %s_*); "
+                . "tracks= is for models of kind tracks (Puffin, Enformer, ...)\n",
+                $self->{opt}{tracks}, $m->{name}, $self->{names}{stem});
+  }
   $self->{tag} = $self->{names}{error} eq $DEFAULT_ERROR_FIELD ? 'SeqScore' : "SeqScore ($self->{names}{stem})";
   $self->{opt}{model} = $m->{name};    # every request names the model this run started with
   claim_fields($config, $self->{names}, join(',', @{ $self->params }), $m->{name});
   return $self;
 }
 
-sub feature_types { return ['Transcript'] }
+# Splice scores belong to a gene: transcript lines only.  A track model's effects belong to the
+# allele: every line of it (transcripts, regulatory features, intergenic), as VEP's CADD plugin.
+sub feature_types {
+  my $self = shift;
+  return ref $self && $self->{tracks} ? ['Feature', 'Intergenic'] : ['Transcript'];
+}
 
 # Dies unless the daemon answers /v1/ready and serves the requested model; returns that model's
 # entry of GET /v1/models ({name, version, sha256, kind, scorer, ...}).
@@ -321,6 +385,8 @@ sub _check_daemon {
 
 sub get_header_info {
   my $self = shift;
+  return SeqScore::Tracks::header($self->{names}, $self->{tracks}, $self->{provenance}{name},
+                                  $self->{mode}, $self->_provenance_text) if $self->{tracks};
   return header_descriptions($self->{names}, $self->{tool}, $self->{mode}, $self->{opt}{cutoff},
                              $self->_provenance_text);
 }
@@ -334,6 +400,13 @@ sub _provenance_text {
                      ($m->{source} ? "; from $m->{source}" : ''), $self->{client}{base});
   my %o = %{ $self->{opt} };
   my $dp = $self->{daemon_provenance} || {};
+  if ($self->{tracks}) {     # no genes: the settings of the reduction
+    $prov .= ", reduction $dp->{reduction}" if defined $dp->{reduction} && length $dp->{reduction};
+    $prov .= ", radius $dp->{radius} bp" if defined $dp->{radius} && length $dp->{radius};
+    $prov .= ', reverse-complement averaged' if $dp->{rc_average};
+    $prov .= ", shifts $dp->{shifts}" if defined $dp->{shifts} && length $dp->{shifts} && $dp->{shifts} ne '0';
+    return $prov;
+  }
   if (defined $dp->{annotation}) {
     (my $ann = $dp->{annotation}) =~ s{.*/}{};
     $prov .= sprintf(', annotation %s (sha256 %s)', $ann, substr($dp->{annotation_sha256} || '?', 0, 16));
@@ -364,6 +437,10 @@ sub run {
   }
   return {} unless $res;
   return error_fields($self->{mode}, $res->{error}, $err_field) if $res->{error};
+  if ($self->{tracks}) {     # one record per allele, written on each of its lines
+    $res->{fields} ||= SeqScore::Tracks::fields($res->{scores}, $self->{mode}, $self->{names}, $self->{tracks});
+    return { %{ $res->{fields} } };
+  }
 
   my @genes = transcript_genes($tva->can('transcript') ? $tva->transcript : undef);
   return {} unless @genes;
@@ -396,7 +473,7 @@ sub _prefetch {
   }
   for my $other (@vfs) {
     next if ref($other) =~ /StructuralVariation/ || $other->{non_variant};
-    next if $other->can('get_all_TranscriptVariations')
+    next if !$self->{tracks} && $other->can('get_all_TranscriptVariations')    # splice: genes only
          && !@{ $other->get_all_TranscriptVariations || [] };
     for my $alt (alt_alleles($other)) {
       my ($v) = vcf_variant($other, $alt);
@@ -901,9 +978,9 @@ sub pick_model {
 
   Arg 1      : a model's entry of GET /v1/models
   Description: The tool whose fields the model's scores are written as (SpliceAI, OpenSpliceAI,
-               Pangolin),
-               from its kind and scorer (absent: splice / spliceai, as daemons before them);
-               dies for a model whose output this plugin cannot write.
+               Pangolin; Tracks for regulatory track models, whose fields are named after the
+               model), from its kind and scorer (absent: splice / spliceai, as daemons before
+               them); dies for a model whose output this plugin cannot write.
 
 =cut
 
@@ -912,31 +989,37 @@ sub tool_for_model {
   my $kind = defined $m->{kind} ? $m->{kind} : 'splice';
   my $scorer = defined $m->{scorer} ? $m->{scorer} : 'spliceai';
   return $TOOLS{$scorer} if $kind eq 'splice' && $TOOLS{$scorer};
+  return $TRACKS_TOOL if $kind eq 'tracks' && $scorer eq 'tracks';
   die sprintf("ERROR: SeqScore: model '%s' at %s is a %s model scored as %s; this SeqScore.pm (%s) writes "
-              . "fields only for %s. Pick another model with model=NAME, or use a SeqScore.pm that knows %s.\n",
+              . "fields only for splice models scored as %s, and track models (kind tracks: SeqScore_<model>_*). "
+              . "Pick another model with model=NAME, or use a SeqScore.pm that knows %s.\n",
               $m->{name}, $base // 'the daemon', $kind, $scorer, $VERSION,
               join(', ', map { "$_ ($TOOLS{$_}_*)" } sort keys %TOOLS), $scorer);
 }
 
 =head2 field_names
 
-  Arg 1      : the tool (SpliceAI, OpenSpliceAI, Pangolin)
+  Arg 1      : the tool (SpliceAI, OpenSpliceAI, Pangolin, Tracks)
   Arg 2      : optional prefix= (replaces the tool's name in every field)
+  Arg 3      : the model's name (Tracks: the stem is SeqScore_<model>, as the CLI's INFO key)
   Description: The names of the fields one plugin line writes, where STEM is the prefix or else
                the tool's name: STEM_pred (joined), STEM_pred_DS_AG ... (split) for SpliceAI's
-               record; STEM (joined: the CLI's value), STEM_gain ... (split) for Pangolin's;
-               STEM_cutoff, the JSON key STEM and STEM_error for both.  SpliceAI's fields keep
-               the error field SeqScore_error (its name before the plugin wrote other tools').
+               record; STEM (joined: the CLI's value), STEM_gain ... (split) for Pangolin's and
+               STEM (the CLI's value), STEM_<track> ... for a track model's; STEM_cutoff, the
+               JSON key STEM and STEM_error for all.  SpliceAI's fields keep the error field
+               SeqScore_error (its name before the plugin wrote other tools').
   Returntype : hashref {stem, record, pred (the joined field), split (split fields' prefix),
                cutoff, json, error}
 
 =cut
 
 sub field_names {
-  my ($tool, $prefix) = @_;
-  my $stem = defined $prefix ? $prefix : $tool;
+  my ($tool, $prefix, $model) = @_;
+  my $stem = defined $prefix ? $prefix
+           : $tool eq $TRACKS_TOOL ? SeqScore::Tracks::model_stem($model)
+           : $tool;
   my $record = $RECORD{$tool} || 'deltas';
-  my %joined = $record eq 'gain_loss' ? (pred => $stem, split => "${stem}_")
+  my %joined = $record ne 'deltas' ? (pred => $stem, split => "${stem}_")
                                       : (pred => "${stem}_pred", split => "${stem}_pred_");
   return { stem => $stem, record => $record, %joined, cutoff => "${stem}_cutoff",
            json => $stem, error => $stem eq 'SpliceAI' ? $DEFAULT_ERROR_FIELD : "${stem}_error" };
@@ -982,6 +1065,215 @@ sub error_from_response {
            : $body_code ? $body_code
            : $r->{status} == 413 ? 'PAYLOAD_TOO_LARGE' : "HTTP_$r->{status}";
   return { code => $code, message => 'POST /v1/score: ' . describe_failure($r) };
+}
+
+# ---- regulatory track models ---------------------------------------------------------------------
+
+package SeqScore::Tracks;
+
+# The fields of a track model (kind and scorer `tracks`: Puffin, Enformer, Basenji2, AI-TAC, a
+# custom model).  The daemon sends one record per allele, {effects (one value per track, in the
+# order of the track table GET /v1/models lists), reduction, max_abs_effect, top_track}; the
+# plugin writes it as `seqscore score` writes its SeqScore_<model> INFO value
+# (hail_seqscore/kinds/tracks.py): the same default selection, track names and digits.
+
+use strict;
+use warnings;
+
+our $MAX_DEFAULT_TRACKS = 20;     # all tracks by default up to this many (kinds/tracks.py)
+my @RESERVED = qw(top_track max_abs_effect error cutoff);   # STEM_<these> are not track fields
+my $INF = 9**9**9;
+
+# SeqScore_<model>: the CLI's INFO key (every character outside A-Z a-z 0-9 _ made _).
+sub model_stem { (my $s = 'SeqScore_' . ($_[0] // '')) =~ s/[^A-Za-z0-9_]/_/g; return $s }
+
+# A track name as INFO carries it (kinds/tracks.py safe): ',;=|:', whitespace (Python's: also
+# \x1c-\x1f) and a '%' that does not start %XX written as %XX per UTF-8 byte.
+sub info_safe {
+  my $name = shift // '';
+  $name =~ s{(%(?![0-9A-Fa-f]{2})|[,;=|:\p{White_Space}\x1c-\x1f])}{
+    my $c = $1; utf8::encode($c); join('', map { sprintf('%%%02X', $_) } unpack('C*', $c))
+  }ge;
+  return $name;
+}
+
+# An effect as the CLI prints it, Python's format(x, '.4g'): C's %.4g (0.1235, 1.2e-05,
+# 1.235e+04, -0), with Python's inf, -inf and nan; '.' for none.
+sub fmt_effect {
+  my $x = shift;
+  return '.' unless defined $x;
+  return 'nan' if $x != $x;
+  return $x > 0 ? 'inf' : '-inf' if $x == $INF || $x == -$INF;
+  return sprintf('%.4g', $x);
+}
+
+sub _number { my $t = fmt_effect($_[0]); return $t =~ /^-?[\d.]+(?:e[-+]\d+)?$/ ? 0 + $t : undef }
+
+=head2 SeqScore::Tracks::field_parts
+
+  Arg 1..N   : the model's track names, in its order
+  Description: The part of each track's field name after STEM_: the name with '+' as plus,
+               '-' as minus and every other run of characters outside A-Z a-z 0-9 _ as a
+               separator, the parts joined by '_' (FANTOM_CAGE+ -> FANTOM_CAGE_plus,
+               "CAGE:liver, adult" -> CAGE_liver_adult; 'track' if nothing is left); a part
+               already taken (by an earlier track or top_track, max_abs_effect, error,
+               cutoff) gets _<index>, the track's 0-based index in the table.
+  Returntype : list of strings
+
+=cut
+
+sub field_parts {
+  my %taken = map { $_ => 1 } @RESERVED;
+  my @out;
+  for my $i (0 .. $#_) {
+    my $f = join('_', map { $_ eq '+' ? 'plus' : $_ eq '-' ? 'minus' : $_ } ($_[$i] // '') =~ /([A-Za-z0-9_]+|[+-])/g);
+    $f = 'track' unless length $f;
+    $f .= "_$i" while $taken{$f};
+    $taken{$f} = 1;
+    push @out, $f;
+  }
+  return @out;
+}
+
+=head2 SeqScore::Tracks::select_tracks
+
+  Arg 1      : the track names; Arg 2: their field parts (field_parts)
+  Arg 3      : the tracks= parameter: undef (all for models with at most 20 tracks, else
+               none, as seqscore score), 'all', 'none', or names separated by '/', each a
+               track's name or its field part, written in the order given (once each)
+  Arg 4      : the model's name, for messages
+  Description: The indices of the tracks written besides the top one; dies naming unknown ones.
+  Returntype : list of indices
+
+=cut
+
+sub select_tracks {
+  my ($names, $fields, $wanted, $model) = @_;
+  my $n = @$names;
+  return $n <= $MAX_DEFAULT_TRACKS ? (0 .. $n - 1) : () unless defined $wanted;
+  return (0 .. $n - 1) if $wanted eq 'all';
+  return () if $wanted eq 'none';
+  my %index;
+  for my $list ($fields, $names) {             # a track's own name wins over another's field part
+    $index{ $list->[$_] } = $_ for reverse 0 .. $n - 1;
+  }
+  my (@picked, @unknown, %seen);
+  for my $w (grep { length } map { (my $x = $_) =~ s/^\s+|\s+$//g; $x } split m{/}, $wanted) {
+    my $i = $index{$w};
+    if (defined $i) { push @picked, $i unless $seen{$i}++ }
+    else            { push @unknown, $w }
+  }
+  if (@unknown) {
+    my @shown = map { $names->[$_] eq $fields->[$_] ? $names->[$_] : "$names->[$_] ($fields->[$_])" } 0 .. ($n > 8 ? 7 : $n - 1);
+    die sprintf("ERROR: SeqScore: tracks=%s: model '%s' has no track %s (its %d tracks, name (field name): %s%s; "
+                . "`seqscore models --tracks %s` lists them). Separate names with '/'.\n",
+                $wanted, $model, join(', ', map { "'$_'" } @unknown), $n, join(', ', @shown),
+                ($n > 8 ? ', ...' : ''), $model);
+  }
+  return @picked;
+}
+
+=head2 SeqScore::Tracks::setup
+
+  Arg 1      : the model's entry of GET /v1/models (with its track table, `tracks`)
+  Arg 2      : the plugin's options; Arg 3: the daemon's URL, for messages
+  Description: The track table, field parts and selected tracks of a track model; dies when
+               the entry has no track table, or for parameters that do not apply (distance,
+               mask, cutoff: a track model's effects belong to the allele, not to a gene).
+  Returntype : hashref {model, names, table, fields, selected}
+
+=cut
+
+sub setup {
+  my ($m, $opt, $base) = @_;
+  for my $p (qw(distance mask cutoff)) {
+    die sprintf("ERROR: SeqScore: %s=%s does not apply to model '%s', a track model (its effects belong to "
+                . "the allele, not to a gene); leave it out\n", $p, $opt->{$p}, $m->{name}) if defined $opt->{$p};
+  }
+  my $table = ref $m->{tracks} eq 'ARRAY' ? $m->{tracks} : [];
+  my @names = map { ref $_ eq 'HASH' && defined $_->{name} && !ref $_->{name} ? "$_->{name}" : undef } @$table;
+  die sprintf("ERROR: SeqScore: model '%s' at %s is a track model, but GET /v1/models lists no track table for "
+              . "it (a daemon older than this plugin?); update hail-seqscore or pick another model\n",
+              $m->{name}, $base // 'the daemon') if !@names || grep { !defined } @names;
+  my @fields = field_parts(@names);
+  my @selected = select_tracks(\@names, \@fields, $opt->{tracks}, $m->{name});
+  return { model => $m->{name}, names => \@names, table => $table, fields => \@fields, selected => \@selected };
+}
+
+=head2 SeqScore::Tracks::fields
+
+  Arg 1      : the allele's `scores` from the daemon: [{effects, reduction, max_abs_effect,
+               top_track}]
+  Arg 2      : the output mode ('joined', 'split': the same fields; 'json')
+  Arg 3      : field names (SeqScore::field_names); Arg 4: the setup (setup)
+  Description: The allele's fields: STEM (the CLI's INFO value without ALLELE|:
+               top:TRACK:VALUE|TRACK:VALUE|...), STEM_<track> per selected track,
+               STEM_top_track, STEM_max_abs_effect; or for JSON, STEM => {top_track,
+               top_effect, max_abs_effect, effects => {name => value}}.  A record that does
+               not fit the track table gives STEM_error=BAD_RESPONSE.
+  Returntype : hashref of VEP output fields
+
+=cut
+
+sub fields {
+  my ($scores, $mode, $n, $t) = @_;
+  my $rec = ref $scores eq 'ARRAY' ? $scores->[0] : undef;
+  my $eff = ref $rec eq 'HASH' ? $rec->{effects} : undef;
+  my @names = @{ $t->{names} };
+  unless (ref $eff eq 'ARRAY' && @$eff == @names) {
+    return SeqScore::error_fields($mode, { code => 'BAD_RESPONSE', message => sprintf(
+      "the daemon's record holds %s effects for the %d tracks of model %s", ref $eff eq 'ARRAY' ? scalar @$eff : 'no',
+      scalar @names, $t->{model}) }, $n->{error});
+  }
+  my $top = $rec->{top_track} // '';
+  my ($ti) = grep { $names[$_] eq $top } 0 .. $#names;
+  my $top_value = defined $ti ? $eff->[$ti] : $rec->{max_abs_effect};
+  my @sel = @{ $t->{selected} };
+  if ($mode eq 'json') {
+    return { $n->{json} => { top_track => $top, top_effect => _number($top_value),
+                             max_abs_effect => _number($rec->{max_abs_effect}),
+                             effects => { map { ($names[$_] => _number($eff->[$_])) } @sel } } };
+  }
+  my %f = ($n->{pred} => join('|', 'top:' . info_safe($top) . ':' . fmt_effect($top_value),
+                              map { info_safe($names[$_]) . ':' . fmt_effect($eff->[$_]) } @sel),
+           "$n->{split}top_track" => info_safe($top),
+           "$n->{split}max_abs_effect" => fmt_effect($rec->{max_abs_effect}));
+  $f{ $n->{split} . $t->{fields}[$_] } = fmt_effect($eff->[$_]) for @sel;
+  return \%f;
+}
+
+# One header line per field (get_header_info): each names the model and, for a track's field,
+# the track with its description, assay, cell type and strand.
+sub header {
+  my ($n, $t, $model, $mode, $prov) = @_;
+  my $written = join(',', map { info_safe($t->{names}[$_]) } @{ $t->{selected} }) || 'none';
+  my $per = 'per allele: the same on every line of it';
+  my $digits = 'printed with 4 significant digits as seqscore score prints them';
+  my %h;
+  if ($mode eq 'json') {
+    $h{ $n->{json} } = "$model variant effects per track (ALT vs REF over the bins near the variant), computed on the "
+      . "fly ($prov). Keys: top_track (the track of largest |effect|), top_effect (its signed effect), max_abs_effect, "
+      . "effects (track name => effect, for the tracks: $written); values rounded to 4 significant digits; $per";
+  }
+  else {
+    my $s = $n->{split};
+    $h{ $n->{pred} } = "$model variant effects per track (ALT vs REF over the bins near the variant) as seqscore score "
+      . "writes them in its " . model_stem($model) . " INFO value, without the allele, computed on the fly ($prov). "
+      . "Format: top:TRACK:VALUE|TRACK:VALUE|... (top = the track of largest |effect|, with its signed effect; then "
+      . "the tracks: $written); $digits; $per";
+    $h{"${s}top_track"} = "$model: the track of largest |effect| ($per; $prov)";
+    $h{"${s}max_abs_effect"} = "$model: the largest |effect| over its " . scalar(@{ $t->{names} }) . " tracks, $digits ($per; $prov)";
+    for my $i (@{ $t->{selected} }) {
+      my $tr = ref $t->{table}[$i] eq 'HASH' ? $t->{table}[$i] : {};
+      my @about = ((defined $tr->{description} && length $tr->{description} ? $tr->{description} : ()),
+                   map { defined $tr->{ $_->[0] } && length $tr->{ $_->[0] } ? "$_->[1] $tr->{ $_->[0] }" : () }
+                       [assay => 'assay'], [cell_type => 'cell type'], [strand => 'strand']);
+      $h{ $s . $t->{fields}[$i] } = "$model effect on track $t->{names}[$i]" . (@about ? ' (' . join('; ', @about) . ')' : '')
+        . ", $digits ($per; $prov)";
+    }
+  }
+  $h{ $n->{error} } = "Why the $model effects of this allele are missing: CODE:message ($prov)";
+  return \%h;
 }
 
 # ---- the HTTP client -----------------------------------------------------------------------------

@@ -43,11 +43,14 @@ my @bad = (
 );
 push @bad, [{ prefix => '1x' }, qr/prefix must be a field name .*got '1x'/], [{ prefix => 'a-b' }, qr/prefix must be/],
            [{ prefix => 'SeqScore_' }, qr/prefix must be .*not ending in _/], [{ prefix => 'a|b' }, qr/prefix must be/];
+push @bad, map { [{ tracks => $_ }, qr/tracks must be 'all', 'none' or track names separated by '\/' \(tracks=NAME\/NAME\/\.\.\.; VEP splits plugin parameters on ','\), got '\Q$_\E'/] }
+           '', ' ', '/CAGE+', 'CAGE+/', 'CAGE+//DNASE';
 for my $case (@bad) {
   eval { SeqScore::check_params($case->[0]) };
   like($@, $case->[1], 'rejects ' . join(',', %{ $case->[0] }));
 }
 is(SeqScore::check_params({ prefix => 'SeqScore_v2' })->{prefix}, 'SeqScore_v2', 'prefix accepted');
+is(SeqScore::check_params({ tracks => 'FANTOM_CAGE+/ENCODE_CAGE-' })->{tracks}, 'FANTOM_CAGE+/ENCODE_CAGE-', 'tracks accepted (checked against the model in new())');
 open(my $fh, '>', "$tmp/empty") or die; close $fh;
 eval { SeqScore::check_params({ token_file => "$tmp/empty" }) };
 like($@, qr/token_file '.*empty' is empty/, 'empty token file');
@@ -146,9 +149,12 @@ is(SeqScore::tool_for_model({ name => 'cispliceai', kind => 'splice', scorer => 
 is(SeqScore::tool_for_model({ name => 'openspliceai', kind => 'splice', scorer => 'openspliceai' }), 'OpenSpliceAI', 'scorer openspliceai: OpenSpliceAI');
 is(SeqScore::tool_for_model({ name => 'old' }), 'SpliceAI', 'no kind/scorer (an older daemon): SpliceAI');
 is(SeqScore::tool_for_model({ name => 'pangolin', kind => 'splice', scorer => 'pangolin' }), 'Pangolin', 'scorer pangolin: Pangolin');
+is(SeqScore::tool_for_model({ name => 'puffin', kind => 'tracks', scorer => 'tracks' }), 'Tracks', 'kind tracks: a track model');
 eval { SeqScore::tool_for_model({ name => 'mmsplice', kind => 'splice', scorer => 'mmsplice' }, 'http://h:1') };
-like($@, qr/^ERROR: SeqScore: model 'mmsplice' at http:\/\/h:1 is a splice model scored as mmsplice; this SeqScore\.pm \(\S+\) writes fields only for openspliceai \(OpenSpliceAI_\*\), pangolin \(Pangolin_\*\), spliceai \(SpliceAI_\*\)\. Pick another model/,
+like($@, qr/^ERROR: SeqScore: model 'mmsplice' at http:\/\/h:1 is a splice model scored as mmsplice; this SeqScore\.pm \(\S+\) writes fields only for splice models scored as openspliceai \(OpenSpliceAI_\*\), pangolin \(Pangolin_\*\), spliceai \(SpliceAI_\*\), and track models \(kind tracks: SeqScore_<model>_\*\)\. Pick another model/,
      'a scorer the plugin cannot name: dies saying which it can');
+eval { SeqScore::tool_for_model({ name => 'sei', kind => 'tracks', scorer => 'sei' }) };
+like($@, qr/is a tracks model scored as sei/, 'a track model scored otherwise: dies too');
 eval { SeqScore::tool_for_model({ name => 'enh', kind => 'enhancer', scorer => 'spliceai' }) };
 like($@, qr/is a enhancer model scored as spliceai/, 'another kind: dies too');
 
@@ -237,6 +243,55 @@ is_deeply([SeqScore::transcript_genes({ _gene_hgnc => 'APP' })], ['APP'], '... t
 is_deeply([SeqScore::transcript_genes(undef)], [], '... none without a transcript');
 ok(SeqScore::gene_matches('MRPL39', 'MRPL39', 'ENSG00000154719'), 'a SpliceAI gene (symbol) matches the symbol');
 ok(SeqScore::gene_matches('ENSG00000154719', 'MRPL39', 'ENSG00000154719'), 'a Pangolin gene (gene_id) matches the stable ID');
+is_deeply([@{ SeqScore::field_names('Tracks', undef, 'puffin') }{qw(stem record pred split json error)}],
+          [qw(SeqScore_puffin track_effects SeqScore_puffin SeqScore_puffin_ SeqScore_puffin SeqScore_puffin_error)],
+          'track model fields: SeqScore_<model> (the CLI\'s INFO key), SeqScore_<model>_..., SeqScore_<model>_error');
+is(SeqScore::field_names('Tracks', undef, 'my-model.v2')->{stem}, 'SeqScore_my_model_v2', '... the model name made field-safe as the CLI does');
+is(SeqScore::field_names('Tracks', 'Reg', 'puffin')->{error}, 'Reg_error', '... prefix= replaces SeqScore_<model>');
+
+# ---- track models: field names, INFO-safe names, selection ----------------------------------------
+is_deeply([SeqScore::Tracks::field_parts('FANTOM_CAGE+', 'ENCODE_RAMPAGE-', 'CAGE:liver, adult', 'DNASE', 'a__b', '+', '?!', 'CD14-positive')],
+          [qw(FANTOM_CAGE_plus ENCODE_RAMPAGE_minus CAGE_liver_adult DNASE a__b plus track CD14_minus_positive)],
+          'field parts: + as plus, - as minus, other characters as separators; underscores kept; nothing left: track');
+is_deeply([SeqScore::Tracks::field_parts('A+', 'A_plus', 'A plus', 'error', 'top_track', '')],
+          [qw(A_plus A_plus_1 A_plus_2 error_3 top_track_4 track)],
+          'a field part already taken (by an earlier track or a field of the record) gets _<index>');
+is(SeqScore::Tracks::info_safe('CAGE:liver, adult|x;y=z%2C%q' . "\t\x{a0}"), 'CAGE%3Aliver%2C%20adult%7Cx%3By%3Dz%2C%25q%09%C2%A0',
+   'INFO-safe track names as the CLI writes them (,;=|: whitespace and a bare % percent-encoded, %XX kept, UTF-8 bytes)');
+is(SeqScore::Tracks::info_safe('FANTOM_CAGE+'), 'FANTOM_CAGE+', '... Puffin\'s names unchanged');
+is(SeqScore::Tracks::model_stem('puffin'), 'SeqScore_puffin', 'model_stem');
+{
+  my @names = ('FANTOM_CAGE+', 'FANTOM_CAGE-', 'DNASE');
+  my @fields = SeqScore::Tracks::field_parts(@names);
+  my $sel = sub { [SeqScore::Tracks::select_tracks(\@names, \@fields, $_[0], 'm')] };
+  is_deeply($sel->(undef), [0, 1, 2], 'tracks: all by default for 3 tracks');
+  is_deeply([SeqScore::Tracks::select_tracks([map { "t$_" } 1 .. 21], [map { "t$_" } 1 .. 21], undef, 'm')], [],
+            '... none by default for 21 (more than 20, as seqscore score)');
+  is_deeply([scalar(() = SeqScore::Tracks::select_tracks([map { "t$_" } 1 .. 20], [map { "t$_" } 1 .. 20], undef, 'm'))], [20], '... all for 20');
+  is_deeply($sel->('all'), [0, 1, 2], 'tracks=all');
+  is_deeply($sel->('none'), [], 'tracks=none');
+  is_deeply($sel->('DNASE/FANTOM_CAGE-'), [2, 1], 'names separated by /, in the order given');
+  is_deeply($sel->('FANTOM_CAGE_plus/ DNASE /DNASE'), [0, 2], 'field names too; spaces trimmed; each once');
+  eval { $sel->('CAGE/DNASE/X') };
+  like($@, qr/^ERROR: SeqScore: tracks=CAGE\/DNASE\/X: model 'm' has no track 'CAGE', 'X' \(its 3 tracks, name \(field name\): FANTOM_CAGE\+ \(FANTOM_CAGE_plus\), FANTOM_CAGE- \(FANTOM_CAGE_minus\), DNASE; `seqscore models --tracks m` lists them\)/,
+       'unknown tracks: dies naming them and the model\'s tracks');
+}
+my $tset = { model => 'm', names => ['A+', 'B'], table => [{ name => 'A+' }, { name => 'B' }], fields => ['A_plus', 'B'], selected => [1] };
+my $tn = SeqScore::field_names('Tracks', undef, 'm');
+is_deeply(SeqScore::Tracks::fields([{ effects => [-1.23456e-5, 0.5], reduction => 'diff', max_abs_effect => 0.5, top_track => 'B' }], 'joined', $tn, $tset),
+          { SeqScore_m => 'top:B:0.5|B:0.5', SeqScore_m_B => '0.5', SeqScore_m_top_track => 'B', SeqScore_m_max_abs_effect => '0.5' },
+          'track fields: the summary, the selected track, top track and max |effect|');
+is(SeqScore::Tracks::fields([{ effects => [-1.23456e-5, 0.5], top_track => 'A+', max_abs_effect => 1.23456e-5 }], 'split', $tn,
+                            { %$tset, selected => [0] })->{SeqScore_m}, 'top:A+:-1.235e-05|A+:-1.235e-05', '... signed top effect, exponents as Python prints them');
+like(SeqScore::Tracks::fields([{ effects => [1], top_track => 'B', max_abs_effect => 1 }], 'joined', $tn, $tset)->{SeqScore_m_error},
+     qr/^BAD_RESPONSE:the_daemon's_record_holds_1_effects_for_the_2_tracks_of_model_m$/, 'a record that does not fit the track table: BAD_RESPONSE');
+is(JSON::PP->new->canonical->encode(SeqScore::Tracks::fields([{ effects => [-1.23456e-5, 0.5], top_track => 'B', max_abs_effect => 0.5 }], 'json', $tn, $tset)),
+   '{"SeqScore_m":{"effects":{"B":0.5},"max_abs_effect":0.5,"top_effect":0.5,"top_track":"B"}}', 'JSON: numbers');
+eval { SeqScore::Tracks::setup({ name => 'm', tracks => [] }, {}, 'U') };
+like($@, qr/model 'm' at U is a track model, but GET \/v1\/models lists no track table/, 'a track model without a track table: dies');
+eval { SeqScore::Tracks::setup({ name => 'm', tracks => [{ name => 'A' }] }, { mask => 1 }, 'U') };
+like($@, qr/mask=1 does not apply to model 'm', a track model/, 'mask= with a track model: dies');
+
 ok(SeqScore::gene_matches('ENSG00000154719.14', 'MRPL39', 'ENSG00000154719'), '... also with a version (GENCODE GTF vs VEP cache)');
 ok(SeqScore::gene_matches('ENSG00000154719', 'MRPL39', 'ENSG00000154719.14'), '... either way');
 ok(!SeqScore::gene_matches('ENSG00000154720', 'MRPL39', 'ENSG00000154719'), 'another gene does not match');

@@ -35,7 +35,8 @@ sub free_port {
 
 # toy_model($dir) -> the toy model "toy" (scored as SpliceAI); toy_model($dir, name => N,
 # scorer => S) -> a toy model named N whose scores are written as tool S writes them (for
-# S = pangolin, tests/toy_models.py's Pangolin-shaped toy: four tissues, two replicates each).
+# S = pangolin, tests/toy_models.py's Pangolin-shaped toy: four tissues, two replicates each;
+# for S = tracks, its track model: kind tracks, tracks CAGE+, CAGE-, DNASE, any input length).
 sub toy_model {
   my ($dir, %o) = @_;
   unless ($o{name} || $o{scorer}) {
@@ -48,9 +49,10 @@ sub toy_model {
   die "bad toy model name '$name'" unless "$name$scorer" =~ /^[A-Za-z0-9_]+$/;
   my $path = "$dir/$name.onnx";
   my $build = $scorer eq 'pangolin' ? "build_toy_pangolin('$path', name='$name')"    # Pangolin-shaped outputs
-                                    : "build_toy_model('$path', name='$name', scorer='$scorer')";
-  my $py = "import sys; sys.path.insert(0, '$ROOT'); from tests.toy_models import build_toy_model, build_toy_pangolin; "
-         . $build;
+            : $scorer eq 'tracks'   ? "build_toy_tracks('$path', name='$name')"      # a track model: CAGE+, CAGE-, DNASE
+            : "build_toy_model('$path', name='$name', scorer='$scorer')";
+  my $py = "import sys; sys.path.insert(0, '$ROOT'); from tests.toy_models import build_toy_model, build_toy_pangolin, "
+         . "build_toy_tracks; $build";
   system('python', '-c', $py) == 0 && -s $path
     or die "could not build the toy model '$name' (scorer $scorer) with tests/toy_models.py\n";
   return $path;
