@@ -107,6 +107,38 @@ def _warn_backwards(label: str, backwards: dict[str, list[tuple[int, str]]]) -> 
 
 
 # ---- the table against the reference ---------------------------------------------------------
+#: lengths of a few chromosomes in each build the built-in tables are for: a FASTA holding one
+#: of them at the other build's length is the other build
+BUILD_LENGTHS = {
+    "grch37": {"1": 249_250_621, "2": 243_199_373, "17": 81_195_210, "21": 48_129_895,
+               "22": 51_304_566, "X": 155_270_560},
+    "grch38": {"1": 248_956_422, "2": 242_193_529, "17": 83_257_441, "21": 46_709_983,
+               "22": 50_818_468, "X": 156_040_895},
+}
+
+
+def check_build(annotation: str, genome: Genome) -> None:
+    """With ``-A grch37`` or ``-A grch38``, refuse (:class:`ConfigError`) a reference whose
+    chromosomes have the other build's lengths: the wrong gene table would be used silently
+    (spliceai itself makes ``-A`` mandatory).  A FASTA of regions or other contigs says
+    nothing."""
+    if annotation not in BUILD_LENGTHS:
+        return
+    names = set(genome.contigs)
+    for other, lengths in BUILD_LENGTHS.items():
+        if other == annotation:
+            continue
+        for chrom, length in lengths.items():
+            hit = next((a for a in contig_aliases(chrom) if a in names), None)
+            if hit is not None and genome.length(hit) == length \
+                    and length != BUILD_LENGTHS[annotation][chrom]:
+                raise ConfigError(
+                    f"-A {annotation}: the reference {genome.path} is {other.upper()} "
+                    f"({hit} is {length:,} bp, as in {other.upper()}; "
+                    f"{annotation.upper()} has {BUILD_LENGTHS[annotation][chrom]:,}); give "
+                    f"-A {other} (or a gene table of the reference's build)")
+
+
 def check_reference(table: GeneTable, genome: Genome) -> list[str]:
     """Warn (logging) when the gene table and the reference look like different genomes: none
     of the table's contigs is in the reference, or genes end past the end of their contig.

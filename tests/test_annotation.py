@@ -181,3 +181,26 @@ def test_table_against_the_reference(tmp_path, caplog):
         assert none.startswith(f"none of the contigs of gene table {p} (NC_000001.11) is in "
                                f"the reference {fa} (chr1, chr2)")
     assert past in caplog.text and none in caplog.text
+
+
+def test_a_reference_of_the_other_build_is_refused_for_builtin_tables(tmp_path):
+    """-A grch38 with a GRCh37 chr21 (48,129,895 bp) is refused naming both builds; the
+    right build, a region FASTA and a custom table say nothing."""
+    from hail_seqscore.annotation import check_build
+    from hail_seqscore.errors import ConfigError
+    from hail_seqscore.genome import Genome
+
+    fa = tmp_path / "grch37_chr21.fa"
+    n = 48_129_895
+    with open(fa, "w") as f:
+        f.write(">chr21\n")
+        line = "N" * 60 + "\n"
+        f.write(line * (n // 60) + "N" * (n % 60) + "\n")
+    genome = Genome(fa)
+    with pytest.raises(ConfigError, match=r"GRCH37 \(chr21 is 48,129,895 bp.*give -A grch37"):
+        check_build("grch38", genome)
+    check_build("grch37", genome)
+    check_build(str(tmp_path / "genes.txt"), genome)
+    small = tmp_path / "region.fa"
+    small.write_text(">21\n" + "ACGT" * 100 + "\n")
+    check_build("grch38", Genome(small))

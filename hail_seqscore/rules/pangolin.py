@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..annotation import load_annotation
+from ..annotation import check_build, load_annotation
 from ..errors import (ModelFormatError, NearContigEndError, RefMismatchError, RefTooLongError,
                       UnsupportedVariantError)
 from ..genes import GeneTable
@@ -109,6 +109,7 @@ class PangolinRule:
         return genes_from_table(load_annotation(spec))
 
     def check_reference(self) -> None:
+        check_build(str(self.engine.config.annotation), self.engine.genome)
         genes, genome = self.engine.annotation, self.engine.genome
         names = set(genome.contigs)
         if genes.contigs and not any(a in names for c in genes.contigs

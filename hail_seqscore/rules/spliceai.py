@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..annotation import check_reference, load_annotation
+from ..annotation import check_build, check_reference, load_annotation
 from ..encode import gene_padding, layout, mask_outside, splice_alt
 from ..errors import NearContigEndError, RefMismatchError, RefTooLongError
 from ..genes import GeneTable
@@ -62,6 +62,7 @@ class SpliceAIRule:
         return load_annotation(self.engine.config.annotation)
 
     def check_reference(self) -> None:
+        check_build(str(self.engine.config.annotation), self.engine.genome)
         check_reference(self.engine.annotation, self.engine.genome)
 
     def provenance(self) -> dict[str, object]:
