@@ -58,6 +58,11 @@ def test_health_ready_models_openapi(daemon, toy):
     assert {"/v1/score", "/v1/health", "/v1/ready", "/v1/models", "/metrics"} <= set(spec["paths"])
     schema = spec["paths"]["/v1/score"]["post"]["requestBody"]["content"]["application/json"]
     assert schema["schema"]["required"] == ["variants"]
+    docs = httpx.get(daemon.url + "/v1/docs")          # self-contained: no CDN, no script
+    assert docs.status_code == 200 and docs.headers["content-type"].startswith("text/html")
+    assert "POST /v1/score" in docs.text and "/v1/openapi.json" in docs.text
+    assert "http" not in docs.text.replace(daemon.url, "").lower().split("<body>")[0]
+    assert "<script" not in docs.text and "cdn" not in docs.text.lower()
 
 
 def test_results_match_the_in_process_engine(daemon, toy):

@@ -182,11 +182,18 @@ def create_app(engines: Engine | Sequence[Engine], settings: ServeSettings | Non
             await svc.batcher.stop()      # in-flight requests have been answered by now
 
     app = FastAPI(title="seqscore", version=__version__, lifespan=lifespan,
-                  openapi_url=OPENAPI_PATH, docs_url=DOCS_PATH, redoc_url=None,
+                  openapi_url=OPENAPI_PATH, docs_url=None, redoc_url=None,
                   description="Local scoring daemon of hail-seqscore: variant scores of one or "
                               "more sequence models (GET /v1/models lists them with the "
                               "fields of their results), one result per input variant.")
     app.state.service = svc
+
+    @app.get(DOCS_PATH, include_in_schema=False)
+    async def _docs():
+        """The API reference, self-contained (no CDN: works offline)."""
+        from .docs_page import render  # noqa: PLC0415
+
+        return Response(render(app.openapi()), media_type="text/html")
 
     @app.exception_handler(SeqScoreError)
     async def _seqscore_error(request: Request, exc: SeqScoreError):
