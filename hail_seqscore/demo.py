@@ -133,7 +133,13 @@ def main(argv=None) -> int:
     for line in summary.lines():
         print(line)
     print()
+    print(f"The {args.top} variants with the largest delta score (the largest of DS_AG, DS_AL, "
+          f"DS_DG, DS_DL over their genes), from {out}:")
     print("\n".join(top_table(out, args.top)))
+    print()
+    print("Your own VCF (GRCh38; -A grch37 for GRCh37):")
+    print(f"  seqscore score --model {args.model} -I your.vcf.gz -O scored.vcf.gz "
+          "-R GRCh38.fa -A grch38")
     return 0
 
 
