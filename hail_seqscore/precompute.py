@@ -146,18 +146,28 @@ def position_alleles(seq: str, i: int, snvs: bool = True,
     return out
 
 
-def _stretches(engine: Engine, region: Region, chunk: int, snvs: bool,
-               indels: bool) -> Iterator[list[Variant]]:
-    """The region's variants, a stretch of bases at a time, in position order."""
+def _sequences(engine: Engine, region: Region, step: int,
+               indels: bool) -> Iterator[tuple[int, int, str]]:
+    """(start, end, sequence) of the region's stretches of ``step`` bases (0-based, end
+    exclusive); with ``indels`` the sequence runs on by up to MAX_DELETION bases."""
     genome = engine.genome
     contig = genome.resolve(region.contig)
     clen = genome.length(contig)
     end = min(region.end, clen)
-    step = max(1, chunk // ((3 if snvs else 0) + (8 if indels else 0)))
     for a in range(region.start, end, step):
         b = min(a + step, end)
-        seq = genome.fetch(contig, a, min(b + MAX_DELETION, clen)) if indels else \
-            genome.fetch(contig, a, b)
+        yield a, b, genome.fetch(contig, a, min(b + MAX_DELETION, clen) if indels else b)
+
+
+def _per_base(snvs: bool, indels: bool) -> int:
+    return (3 if snvs else 0) + (8 if indels else 0)
+
+
+def _stretches(engine: Engine, region: Region, chunk: int, snvs: bool,
+               indels: bool) -> Iterator[list[Variant]]:
+    """The region's variants, about ``chunk`` at a time, in position order."""
+    step = max(1, chunk // _per_base(snvs, indels))
+    for a, b, seq in _sequences(engine, region, step, indels):
         yield [Variant(region.contig, a + i + 1, ref, alt) for i in range(b - a)
                for ref, alt in position_alleles(seq, i, snvs, indels)]
 
@@ -177,8 +187,9 @@ def region_indels(engine: Engine, region: Region) -> Iterator[Variant]:
 def count_variants(engine: Engine, regions: list[Region], snvs: bool = True,
                    indels: bool = False) -> int:
     """How many variants :func:`precompute` scores for ``regions`` (for progress and ETA)."""
-    return sum(len(s) for r in merge_regions(regions)
-               for s in _stretches(engine, r, 100_000, snvs, indels))
+    return sum(len(position_alleles(seq, i, snvs, indels))
+               for r in merge_regions(regions)
+               for a, b, seq in _sequences(engine, r, 100_000, indels) for i in range(b - a))
 
 
 def check_output(out_path: str, reference: str, annotation: str,
@@ -282,7 +293,8 @@ def precompute(engine: Engine, regions: list[Region], out_path: str | None, *,
                 f.write(("\n".join(header_lines(engine, regions, what)) + "\n").encode())
                 outs[is_indel] = f
         for region in regions:
-            for stretch in _stretches(engine, region, chunk, False in outs, True in outs):
+            for stretch in _stretches(engine, region, chunk, snvs=bool(out_path),
+                                      indels=bool(indels_path)):
                 lines: dict[bool, list[str]] = {False: [], True: []}
                 for r in engine.score(stretch):
                     _record(r, fmt, stats, lines)
