@@ -20,12 +20,17 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 setup: $(VENV)/.installed
 
+# The demo needs only the runtime and the exporter (torch CPU), not Hail, Spark or the test tools.
+$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[export]'
+	touch $@
+
 # Export the models from their pinned source wheels (pip download; sha256-checked).
 models: setup
 	$(BIN)/seqscore export spliceai
 	$(BIN)/seqscore export cispliceai
 
-demo: setup
+demo: $(VENV)/.installed-demo
 	$(BIN)/seqscore export spliceai
 	$(BIN)/python -m hail_seqscore.demo
 	@echo "Models are in $(SEQSCORE_HOME)/models. To use them from your shell:"
