@@ -237,7 +237,8 @@ def test_result_schemas_are_data_describing_each_served_record():
         [f["name"] for f in splice["fields"]]
     json.dumps(RESULT_SCHEMAS[("splice", "spliceai")])            # plain JSON data
     assert GENE_SCORE_SCHEMA["properties"]["dp_al"]["type"] == ["integer", "null"]
-    assert served_kinds() == "splice/spliceai, splice/openspliceai, splice/pangolin"
+    assert served_kinds() == (
+        "splice/spliceai, splice/openspliceai, splice/pangolin, tracks/tracks")
     pangolin = result_schema("splice", "pangolin")
     record = PangolinScore("ENSG1", "-", 0.25, 3, -0.5, -7, "", ((3, 0.25),), None)
     assert list(record.to_dict()) == [f["name"] for f in pangolin["fields"]][:8]
