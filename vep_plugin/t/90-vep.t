@@ -2,8 +2,10 @@
 # on PERL5LIB or in VEP_DIR/modules, VEP_DIR/../ensembl*/modules) in --gtf/--fasta mode on the
 # shared chr21 data, with the plugin talking to a real `seqscore serve` (toy models): SpliceAI
 # fields, --fork, --vcf, two lines, --safe; a SpliceAI and a Pangolin line side by side (one
-# daemon serving both, the GTF as its annotation).  SEQSCORE_VEP_REAL=1 adds the same side-by-side
-# run with the real exported spliceai and pangolin models on the 132 dbSNP SNVs (minutes).
+# daemon serving both, the GTF as its annotation); a track model (kind tracks) beside a SpliceAI line,
+# its fields on every line of the allele, intergenic ones too (tab, --vcf, --json).
+# SEQSCORE_VEP_REAL=1 adds the same side-by-side run with the real exported spliceai and pangolin
+# models on the 132 dbSNP SNVs (minutes), and a run with the real exported puffin on them.
 use strict;
 use warnings;
 use FindBin;
@@ -11,6 +13,7 @@ BEGIN { push @INC, "$FindBin::Bin/lib" }
 use Test::More;
 use Cwd qw(abs_path);
 use File::Temp qw(tempdir);
+use JSON::PP;
 use SeqScoreTest::Daemon;
 
 plan skip_all => 'set VEP_DIR to an ensembl-vep checkout to run VEP itself' unless $ENV{VEP_DIR};
@@ -233,6 +236,144 @@ for my $line (grep { !/^#/ } @vcf) {
 }
 ok($n_csq > 20 && !$bad_csq, "... each CSQ entry's Pangolin_* fields are one block of seqscore score's value ($n_csq entries, $bad_csq not)");
 $dp->stop;
+
+# ---- a track model beside a SpliceAI line: its fields on every line of the allele ------------------
+# `seqscore score --model M [--tracks T]`: {"ID\tPOS"}{allele} = the allele's SeqScore_<model> value
+# without ALLELE| (as the plugin writes it)
+sub track_values {
+  my ($model, $key, $vcf, $out, @opt) = @_;
+  -s $out or system('seqscore', 'score', '-I', $vcf, '-O', $out, '-R', "$chr21/chr21.fa.gz", '--model', $model, '-q', @opt) == 0
+    or die "seqscore score --model $model failed on $vcf";
+  my %v;
+  open(my $fh, '<', $out) or die "$out: $!";
+  while (<$fh>) {
+    next if /^#/;
+    my ($pos, $id, $info) = (split /\t/)[1, 2, 7];
+    next unless $info =~ /(?:^|;)$key=([^;\s]+)/;
+    for (split /,/, $1) { my ($allele, $rest) = split /\|/, $_, 2; $v{"$id\t$pos"}{$allele} = $rest }
+  }
+  return \%v;
+}
+
+# VEP's tab lines against those values: (lines whose summary and track fields equal the record's,
+# wrong ones, lines without the field, record-alleles no line carries, lines per feature type).
+sub check_tracks {
+  my ($file, $stem, $want, $fields) = @_;
+  my ($same, $wrong, $bare, %seen, %types) = (0, 0, 0);
+  open(my $fh, '<', $file) or return (0, 1, 1, 1, {});
+  while (<$fh>) {
+    next if /^#/;
+    chomp;
+    my @f = split /\t/;
+    my %extra = map { split /=/, $_, 2 } split /;/, $f[-1];
+    my ($start) = $f[1] =~ /:(\d+)/;
+    my ($key) = grep { $want->{$_} } "$f[0]\t$start", "$f[0]\t" . ($start - 1);
+    my @alleles = $key ? keys %{ $want->{$key} } : ();   # VEP's allele of an indel is trimmed (T for G>GT)
+    my $allele = @alleles == 1 ? $alleles[0] : $f[2];
+    my $w = $key ? $want->{$key}{$allele} : undef;
+    $types{ $f[5] eq '-' ? 'intergenic' : $f[5] }++;
+    unless (defined $extra{$stem}) { $bare++; diag "no $stem: $_" if $bare <= 3; next }
+    my (undef, @parts) = split /\|/, $w // '';
+    my $ok = defined $w && $extra{$stem} eq $w
+          && !grep { ($extra{"${stem}_$fields->[$_]"} // '') ne (split /:/, $parts[$_])[1] } 0 .. $#$fields;
+    if ($ok) { $same++; $seen{"$key\t$allele"} = 1 } else { $wrong++; diag "$f[0] $f[2]: $stem=$extra{$stem}, want " . ($w // 'none') if $wrong <= 3 }
+  }
+  my $missing = grep { my $k = $_; grep { !$seen{"$k\t$_"} } keys %{ $want->{$k} } } keys %$want;
+  return ($same, $wrong, $bare, $missing, \%types);
+}
+
+{
+  my $toy_t = SeqScoreTest::Daemon::toy_model($tmp, name => 'toytracks', scorer => 'tracks');
+  my $dt = SeqScoreTest::Daemon->start(models => [$d->model, $toy_t], dir => $tmp);
+  my $u = 'url=' . $dt->url;
+  # indels.vcf and three intergenic records (no gene of the GTF within 10 kb), REF from the FASTA
+  my $ig = "$tmp/with_intergenic.vcf";
+  my @ref = `python -c "import pyfaidx; f = pyfaidx.Fasta('$chr21/chr21.fa.gz'); print(f['21'][25080999:25081001]); print(f['21'][25083499])"`;
+  chomp @ref;
+  die "could not read the reference with pyfaidx" unless ($ref[0] // '') =~ /^[ACGT]{2}$/ && ($ref[1] // '') =~ /^[ACGT]$/;
+  my $alt = { A => 'G', C => 'T', G => 'A', T => 'C' };
+  system("cp '$vcf' '$ig'") == 0 or die;
+  open(my $fh, '>>', $ig) or die;
+  print $fh join("\t", '21', 25081000, 'ig_snv', substr($ref[0], 0, 1), $alt->{ substr($ref[0], 0, 1) }, '.', '.', '.'), "\n",
+            join("\t", '21', 25081000, 'ig_del', $ref[0], substr($ref[0], 0, 1), '.', '.', '.'), "\n",
+            join("\t", '21', 25083500, 'ig_snv2', $ref[1], $alt->{ $ref[1] }, '.', '.', '.'), "\n";
+  close $fh;
+  my $want_t = track_values($toy_t, 'SeqScore_toytracks', $ig, "$tmp/exp_tracks.vcf", '--tracks', 'DNASE,CAGE+');
+  my @fields = qw(DNASE CAGE_plus);
+  my ($rc, $log) = vep("$tmp/tracks.txt", '-i', $ig, '--safe', '--plugin', "SeqScore,$u", '--plugin', "SeqScore,$u,model=toytracks,tracks=DNASE/CAGE+");
+  is($rc, 0, 'vep with a SpliceAI line and --plugin SeqScore,model=toytracks,tracks=DNASE/CAGE+ exits 0') or diag $log;
+  my ($same, $wrong, $bare, $missing, $types) = check_tracks("$tmp/tracks.txt", 'SeqScore_toytracks', $want_t, \@fields);
+  is_deeply([$wrong, $bare, $missing], [0, 0, 0], "SeqScore_toytracks and its DNASE, CAGE_plus fields equal seqscore score --tracks DNASE,CAGE+ "
+            . "on every line ($same lines: " . join(', ', map { "$types->{$_} $_" } sort keys %$types) . ')');
+  ok($types->{intergenic} && $types->{Transcript}, '... transcript and intergenic lines alike');
+  is_deeply(preds("$tmp/tracks.txt", 'SpliceAI_pred'), $got, '... and SpliceAI_pred beside it is unchanged');
+  open($fh, '<', "$tmp/tracks.txt"); my @hdr = grep { /^## SeqScore_toytracks/ } <$fh>; close $fh;
+  is(scalar @hdr, 6, '... header: SeqScore_toytracks, _DNASE, _CAGE_plus, _top_track, _max_abs_effect, _error');
+  is(scalar(() = $log =~ /SeqScore(?: \(\w+\))?: \d+ alleles scored in 1 HTTP requests/g), 2, '... one request per line') or diag $log;
+
+  ($rc, $log) = vep("$tmp/tracks.vcf", '-i', $ig, '--vcf', '--safe', '--plugin', "SeqScore,$u,model=toytracks,tracks=DNASE/CAGE+");
+  is($rc, 0, 'vep --vcf with the track line exits 0') or diag $log;
+  open($fh, '<', "$tmp/tracks.vcf"); my @vcf = <$fh>; close $fh;
+  my ($csqh) = grep { /^##INFO=<ID=CSQ/ } @vcf;
+  my @cols = $csqh =~ /Format: ([^"]+)"/ ? split(/\|/, $1) : ();
+  my %col = map { ($cols[$_] => $_) } 0 .. $#cols;
+  ok(!grep({ !defined $col{"SeqScore_toytracks$_"} } '', map { "_$_" } @fields, qw(top_track max_abs_effect error)),
+     'VCF output: SeqScore_toytracks, _DNASE, _CAGE_plus, _top_track, _max_abs_effect, _error in CSQ') or diag $csqh;
+  my ($n_csq, $bad_csq) = (0, 0);
+  for my $line (grep { !/^#/ } @vcf) {
+    my ($pos, $id, $info) = (split /\t/, $line)[1, 2, 7];
+    my ($csq) = $info =~ /CSQ=([^;\s]+)/ or next;
+    for my $c (split /,/, $csq) {
+      my @v = split /\|/, $c, -1;
+      my $w = $want_t->{"$id\t$pos"}{ $v[0] } // $want_t->{"$id\t$pos"}{ (keys %{ $want_t->{"$id\t$pos"} })[0] };
+      $n_csq++;
+      my (undef, @parts) = split /\|/, $w // '';
+      (my $amp = $w // '') =~ s/\|/&/g;                  # VEP's VCF writer turns | into &
+      $bad_csq++ unless $v[ $col{SeqScore_toytracks} ] eq $amp
+                     && join('|', map { $v[ $col{"SeqScore_toytracks_$_"} ] } @fields) eq join('|', map { (split /:/)[1] } @parts);
+    }
+  }
+  ok($n_csq > 100 && !$bad_csq, "... every CSQ entry carries the allele's values ($n_csq entries, $bad_csq not)");
+
+  ($rc, $log) = vep("$tmp/tracks.json", '-i', $ig, '--json', '--safe', '--plugin', "SeqScore,$u,model=toytracks");
+  is($rc, 0, 'vep --json with the track line exits 0') or diag $log;
+  my $want_all = track_values($toy_t, 'SeqScore_toytracks', $ig, "$tmp/exp_tracks_all.vcf");
+  my ($n_json, $bad_json) = (0, 0);
+  open($fh, '<', "$tmp/tracks.json") or die;
+  while (my $l = <$fh>) {
+    my $r = JSON::PP->new->decode($l);
+    my ($pos, $id) = (split /\t/, $r->{input})[1, 2];
+    for my $c (@{ $r->{transcript_consequences} || [] }, @{ $r->{intergenic_consequences} || [] }) {
+      $n_json++;
+      my $w = $want_all->{"$id\t$pos"}{ $c->{variant_allele} } // $want_all->{"$id\t$pos"}{ (keys %{ $want_all->{"$id\t$pos"} })[0] } // '';
+      my ($top, @parts) = split /\|/, $w;
+      my $j = $c->{seqscore_toytracks};
+      $bad_json++ unless ref $j eq 'HASH' && "top:$j->{top_track}:$j->{top_effect}" eq $top
+                      && join('|', map { my ($t, $x) = split /:/; $j->{effects}{$t} == $x ? 1 : 0 } @parts) eq join('|', (1) x @parts);
+    }
+  }
+  ok($n_json > 100 && !$bad_json, "JSON output: seqscore_toytracks {top_track, top_effect, max_abs_effect, effects} on every consequence ($n_json, $bad_json not)");
+  $dt->stop;
+}
+
+SKIP: {
+  skip 'SEQSCORE_VEP_REAL=1 runs VEP with the real exported puffin model', 3 unless $ENV{SEQSCORE_VEP_REAL};
+  my $home = $ENV{SEQSCORE_HOME} || abs_path("$FindBin::Bin/../../.cache");
+  my $m = "$home/models/puffin.onnx";
+  skip "puffin is not exported under $home/models (seqscore export puffin --from ../shared/weights/puffin/puffin.pth --accept-licence)", 3 unless -s $m;
+  my $dpf = SeqScoreTest::Daemon->start(models => [$m], dir => $tmp, wait => 600);
+  my $want = track_values($m, 'SeqScore_puffin', "$chr21/dbsnp_snvs.vcf", "$tmp/exp_puffin.vcf");
+  my ($rc, $log) = vep("$tmp/puffin.txt", '-i', "$chr21/dbsnp_snvs.vcf", '--safe', '--plugin', 'SeqScore,url=' . $dpf->url . ',model=puffin');
+  is($rc, 0, 'real: vep --plugin SeqScore,model=puffin exits 0') or diag $log;
+  my @f = map { s/\+$/_plus/r =~ s/-$/_minus/r } qw(FANTOM_CAGE+ ENCODE_CAGE+ ENCODE_RAMPAGE+ GRO_CAP+ PRO_CAP+ PRO_CAP- GRO_CAP- ENCODE_RAMPAGE- ENCODE_CAGE- FANTOM_CAGE-);
+  my ($same, $wrong, $bare, $missing, $types) = check_tracks("$tmp/puffin.txt", 'SeqScore_puffin', $want, \@f);
+  is_deeply([$wrong, $bare, $missing], [0, 0, 0], "real: SeqScore_puffin and its 10 track fields equal seqscore score --model puffin on every line ($same lines)");
+  my $n = 0;
+  $n += keys %{ $want->{$_} } for keys %$want;
+  is($n, 132, '... for all 132 SNVs');
+  diag "real puffin: $same lines (" . join(', ', map { "$types->{$_} $_" } sort keys %$types) . "), $wrong wrong, $missing of $n alleles on no line";
+  $dpf->stop;
+}
 
 SKIP: {
   skip 'SEQSCORE_VEP_REAL=1 runs VEP with the real spliceai and pangolin models (minutes)', 8 unless $ENV{SEQSCORE_VEP_REAL};
