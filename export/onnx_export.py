@@ -204,7 +204,8 @@ def export_model(name: str, out: str | os.PathLike | None = None, *,
                  force: bool = False, variant: Variant = DEFAULT_VARIANT,
                  split: bool = True, fp16: bool = False,
                  accept_licence: bool = False,
-                 options: dict | None = None) -> ExportResult | TracksExport:
+                 options: dict | None = None,
+                 progress=None) -> ExportResult | TracksExport:
     """Export known model ``name`` (all members averaged, or just ``members``) to ``out``
     (default ``registry.default_model_path(name)``); weights from ``source`` or the pinned
     wheel (models from a repository need ``source``: see :mod:`export.sources`); members
@@ -246,7 +247,10 @@ def export_model(name: str, out: str | os.PathLike | None = None, *,
         for src, dst in zip(files_out, halves):   # only the fp16 copies are missing
             _write_fp16(src, dst)
         return ExportResult(out, "exported", time.perf_counter() - start, sel)
+    say = progress or (lambda message: None)
+    say(f"weights of {name} from {source or km.source} (sha256-checked) ...")
     files = weight_files(km, source)
+    say(f"building the ensemble of {len(sel)} member(s) ...")
     loaded = load_members(name, files, sel, variant)
     with_members = bool(loaded.member_channels)
     ensemble = Ensemble(loaded.nets, loaded.groups, with_members)
@@ -254,12 +258,16 @@ def export_model(name: str, out: str | os.PathLike | None = None, *,
     meta[FINGERPRINT_KEY] = fp
     meta[PREFIX + "member_indices"] = ",".join(map(str, sel))
     meta[PREFIX + "graph_form"] = f"{variant.padding}-{variant.layout}"
+    say(f"writing {out} ...")
     write_onnx(ensemble, out, meta, _with_members(ENSEMBLE_IO, with_members))
     if want_split:
+        say(f"writing the {len(files_out) - 1} trunk-stage and head graphs beside it ...")
         _write_split(list(ensemble.members), parts, meta, loaded.groups, with_members)
         stale = registry.sibling(out, ".trunk")   # the single trunk of revision 2
         if stale.is_file():
             stale.unlink()
+    if halves:
+        say("writing the half-precision copies ...")
     for src, dst in zip(files_out, halves):
         _write_fp16(src, dst)
     seconds = time.perf_counter() - start

@@ -52,6 +52,7 @@ def test_a_pinned_model_is_exported_on_first_use(tmp_path):
     r = run(home, world, "-q", "--pad-edges")      # the synthetic contig is 3 kb
     assert r.returncode == 0, r.stderr
     assert "exporting it now from cispliceai==1.2.2" in r.stderr and "CC BY 4.0" in r.stderr
+    assert "building the ensemble of 5 member(s)" in r.stderr          # progress as it goes
     assert (home / "models" / "cispliceai.onnx").is_file()
     assert "SpliceAI=" in (world["dir"] / "out.vcf").read_text()
     again = run(home, world, "-q", "--pad-edges")     # now it is there: no second export

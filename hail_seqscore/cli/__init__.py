@@ -186,5 +186,6 @@ def ensure_exported(model: str | None, default: str = "spliceai") -> None:
     print(f"seqscore: model {name!r} is not exported yet; exporting it now from "
           f"{known.source} (weights licence: {known.licence}; SEQSCORE_OFFLINE=1 turns this "
           "off) ...", file=sys.stderr, flush=True)
-    result = export_model(name)
+    result = export_model(name, progress=lambda m: print(f"seqscore: {m}", file=sys.stderr,
+                                                         flush=True))
     print(f"seqscore: {name} exported to {result.path}", file=sys.stderr, flush=True)

@@ -171,7 +171,8 @@ def run(args) -> int:
         result = _export_extra().export_model(
             args.model, args.out, source=args.source, members=members, force=args.force,
             fp16=args.fp16, accept_licence=args.accept_licence,
-            options={k: v for k, v in options.items() if v is not None})
+            options={k: v for k, v in options.items() if v is not None},
+            progress=lambda m: print(f"seqscore export: {m}", file=sys.stderr, flush=True))
         name = getattr(result, "name", "") or args.model
     if result.status == "up to date":
         print(f"{name}: up to date ({result.path}); use --force to export again",
