@@ -5,9 +5,6 @@ window per variant through the module itself (torch)."""
 
 from __future__ import annotations
 
-import runpy
-import shlex
-
 import numpy as np
 import pytest
 
@@ -17,19 +14,11 @@ from hail_seqscore.cli import main  # noqa: E402
 from hail_seqscore.encode import one_hot  # noqa: E402
 from hail_seqscore.scoring_tracks import bins_near, effects  # noqa: E402
 from synthetic import VCF_HEADER, make_world  # noqa: E402
-from test_export_custom import _doc_blocks, workdir  # noqa: E402,F401 - the fixture
+from test_export_custom import run_documented_example, workdir  # noqa: E402,F401 - fixture
 
 
 def test_the_documented_custom_model_scores_a_vcf(workdir, capsys):
-    files, commands = _doc_blocks()
-    for name, body in files.items():
-        (workdir / name).write_text(body)
-    for command in commands:
-        argv = shlex.split(command)
-        if argv[0] == "python":
-            runpy.run_path(argv[1], run_name="__main__")
-        else:
-            assert main(argv[1:]) == 0, capsys.readouterr().err
+    run_documented_example(workdir, capsys)
     world = make_world(workdir)
     seq = world["seq"]
     vs = [(p, seq[p - 1], "A" if seq[p - 1] != "A" else "C") for p in (400, 1234, 2600)]

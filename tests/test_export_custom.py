@@ -54,7 +54,8 @@ def workdir(tmp_path, monkeypatch):
         sys.modules.pop(name, None)
 
 
-def test_the_documented_example_exports_and_matches_torch(workdir, capsys):
+def run_documented_example(workdir: Path, capsys) -> dict[str, str]:
+    """Write the page's files into ``workdir`` and run its commands there; returns the files."""
     files, commands = _doc_blocks()
     assert set(files) == {"my_cnn.py", "save_weights.py", "my_cnn.toml"}
     assert len(commands) == 2
@@ -67,6 +68,11 @@ def test_the_documented_example_exports_and_matches_torch(workdir, capsys):
         else:
             assert argv[0] == "seqscore"
             assert main(argv[1:]) == 0, capsys.readouterr().err
+    return files
+
+
+def test_the_documented_example_exports_and_matches_torch(workdir, capsys):
+    files = run_documented_example(workdir, capsys)
     assert "tiny_cnn: exported to tiny_cnn.onnx" in capsys.readouterr().err
 
     out = workdir / "tiny_cnn.onnx"
@@ -101,7 +107,7 @@ def test_the_documented_example_exports_and_matches_torch(workdir, capsys):
         assert got.shape == (batch, (length - 20) // 4, 2)
         assert np.abs(got - want).max() <= 1e-5 * max(1.0, float(np.abs(want).max()))
 
-    argv = shlex.split(commands[1])[1:]
+    argv = shlex.split(_doc_blocks()[1][1])[1:]
     assert main(argv) == 0
     assert "up to date" in capsys.readouterr().err
 

@@ -189,3 +189,16 @@ def ensure_exported(model: str | None, default: str = "spliceai") -> None:
     result = export_model(name, progress=lambda m: print(f"seqscore: {m}", file=sys.stderr,
                                                          flush=True))
     print(f"seqscore: {name} exported to {result.path}", file=sys.stderr, flush=True)
+
+
+def add_mask_and_filter(p, mask_help: str) -> None:
+    """``-M``/``-m`` (default: each model's tool's own masking) and ``--gtf-filter`` (which
+    transcripts of a GTF give Pangolin its annotated sites)."""
+    p.add_argument("-M", "-m", dest="mask", metavar="MASK", default=None,
+                   choices=("0", "1", "False", "True"),
+                   help=f"{mask_help} (default: the tool's own: 0 for SpliceAI and "
+                        "OpenSpliceAI, 1 for Pangolin)")
+    p.add_argument("--gtf-filter", dest="annotation_filter", metavar="TAGS", default="",
+                   help="Pangolin: which transcripts of a GTF annotation give annotated "
+                        "sites, as its create_db.py --filter: tags separated by commas, or "
+                        "None for every transcript (default: Ensembl_canonical)")

@@ -10,7 +10,8 @@ import sys
 from ..engine import MAX_DISTANCE
 from ..errors import (ConfigError, InputFormatError, InputUnreadableError, OutputError,
                       OutputIsInputError, SeqScoreError)
-from . import add_precision, add_track_options, mask_arg, track_settings
+from . import (add_mask_and_filter, add_precision, add_track_options, mask_arg,
+               track_settings)
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +63,7 @@ def add_parser(sub) -> None:
                         "grch38)")
     p.add_argument("-D", dest="distance", metavar="DISTANCE", type=int, default=50,
                    help=f"0-{MAX_DISTANCE} (default: 50)")
-    p.add_argument("-M", "-m", dest="mask", metavar="MASK", default=None,
-                   choices=("0", "1", "False", "True"),
-                   help="1 = masked scores, 0 = raw (default: the tool's own: 0 for SpliceAI "
-                        "and OpenSpliceAI, 1 for Pangolin)")
-    p.add_argument("--gtf-filter", dest="annotation_filter", metavar="TAGS", default="",
-                   help="Pangolin: which GTF transcripts give annotated sites, as its "
-                        "create_db.py --filter (tags, or None for all; default: "
-                        "Ensembl_canonical)")
+    add_mask_and_filter(p, "1 = masked scores, 0 = raw")
     p.add_argument("--model", default="spliceai", help="model name or .onnx path/URI")
     add_track_options(p, vcf=False)
     p.add_argument("--reference-genome", default="GRCh38",

@@ -15,8 +15,8 @@ from ..progress import Progress
 from ..output import check_not_input
 from ..vcf import annotate_vcf, count_records
 from ..vcf_reader import VcfReader
-from . import (add_max_allele_length, add_precision, add_track_options, ensure_exported,
-               mask_arg,
+from . import (add_mask_and_filter, add_max_allele_length, add_precision, add_track_options,
+               ensure_exported, mask_arg,
                sigterm_as_interrupt, track_settings)
 
 HELP = """\
@@ -54,18 +54,11 @@ def add_parser(sub) -> None:
                         "tables, taken from the spliceai 1.3.1 wheel), a SpliceAI-format table, "
                         "or a GTF/GFF3 file (default: grch38); Pangolin reads a GTF as its "
                         "create_db.py does (see --gtf-filter)")
-    p.add_argument("--gtf-filter", dest="annotation_filter", metavar="TAGS", default="",
-                   help="Pangolin: which transcripts of the GTF give annotated sites, as its "
-                        "create_db.py --filter: tags separated by commas, or None for every "
-                        "transcript (default: Ensembl_canonical)")
     p.add_argument("-D", dest="distance", metavar="DISTANCE", type=int, default=50,
                    help=f"maximum distance between the variant and gained/lost splice site, "
                         f"0-{MAX_DISTANCE} (default: 50)")
-    p.add_argument("-M", "-m", dest="mask", metavar="MASK", default=None,
-                   choices=("0", "1", "False", "True"),
-                   help="1 (or True) = mask gains at annotated splice sites and losses at "
-                        "unannotated ones; 0 (False) = raw (default: the tool's own: 0 for "
-                        "SpliceAI and OpenSpliceAI, 1 for Pangolin)")
+    add_mask_and_filter(p, "1 (or True) = mask gains at annotated splice sites and losses "
+                           "at unannotated ones; 0 (False) = raw")
     p.add_argument("-s", "--score-cutoff", dest="score_cutoff", metavar="CUTOFF", type=float,
                    default=None,
                    help="Pangolin: list every site whose |change| >= CUTOFF instead of the "

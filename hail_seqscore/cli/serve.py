@@ -7,7 +7,7 @@ import sys
 
 from ..errors import ConfigError
 from ..protocol import DEFAULT_HOST, DEFAULT_MAX_VARIANTS, DEFAULT_PORT, OPENAPI_PATH
-from . import add_precision, add_track_options
+from . import add_mask_and_filter, add_precision, add_track_options
 
 HELP = f"""\
 Serve variant scores over HTTP on {DEFAULT_HOST}:{DEFAULT_PORT} (by default).  Concurrent
@@ -58,14 +58,7 @@ def add_parser(sub) -> None:
                         "(default: grch38)")
     p.add_argument("-D", dest="distance", metavar="DISTANCE", type=int, default=50,
                    help="default distance when a request gives none (default: 50)")
-    p.add_argument("-M", "-m", dest="mask", metavar="MASK", default=None,
-                   choices=("0", "1", "False", "True"),
-                   help="mask when a request gives none (default: each model's tool's own: "
-                        "0 for SpliceAI and OpenSpliceAI, 1 for Pangolin)")
-    p.add_argument("--gtf-filter", dest="annotation_filter", metavar="TAGS", default="",
-                   help="Pangolin models: which GTF transcripts give annotated sites, as its "
-                        "create_db.py --filter (tags, or None for all; default: "
-                        "Ensembl_canonical)")
+    add_mask_and_filter(p, "mask when a request gives none")
     p.add_argument("--host", default=DEFAULT_HOST,
                    help=f"address to bind (default: {DEFAULT_HOST}; any other needs --token-file)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT,
