@@ -33,38 +33,46 @@ def toy_spec(context: int, scorer: str = "spliceai", name: str = "toy") -> Model
     )
 
 
-def build_toy_model(path: str | os.PathLike, context: int = 100, hidden: int = 8,
-                    seed: int = 0, scorer: str = "spliceai", name: str = "toy") -> Path:
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+def _trunk(rng, context: int, hidden: int, n_out: int, w2_scale: float, b2: np.ndarray,
+           pads: list[int] | None = None) -> tuple[list, list]:
+    """x [batch, length, 4] → ``logits`` [batch, n_out, length - context] (or ``length`` with
+    ``pads``): one dilated convolution (receptive field context + 1), ReLU, a 1x1 convolution.
+    Returns (nodes, initializers)."""
+    from onnx import helper, numpy_helper
 
     if context % 20:
         raise ValueError(f"context must be a multiple of 20, got {context}")
-    rng = np.random.default_rng(seed)
     kernel, dilation = 21, context // 20          # receptive field 1 + 20 * dilation = context + 1
     w1 = rng.normal(0, 0.6, (hidden, 4, kernel)).astype(np.float32)
     b1 = rng.normal(0, 0.1, (hidden,)).astype(np.float32)
-    w2 = rng.normal(0, 1.0, (3, hidden, 1)).astype(np.float32)
-    b2 = np.array([2.0, -1.0, -1.0], dtype=np.float32)
+    w2 = rng.normal(0, w2_scale, (n_out, hidden, 1)).astype(np.float32)
     nodes = [
         helper.make_node("Transpose", ["x"], ["xc"], perm=[0, 2, 1]),
         helper.make_node("Conv", ["xc", "w1", "b1"], ["h"], dilations=[dilation],
-                         kernel_shape=[kernel]),
+                         kernel_shape=[kernel], **({"pads": pads} if pads else {})),
         helper.make_node("Relu", ["h"], ["hr"]),
         helper.make_node("Conv", ["hr", "w2", "b2"], ["logits"], kernel_shape=[1]),
-        helper.make_node("Softmax", ["logits"], ["p"], axis=1),
-        helper.make_node("Transpose", ["p"], ["y"], perm=[0, 2, 1]),
     ]
+    inits = [numpy_helper.from_array(a, n) for a, n in
+             ((w1, "w1"), (b1, "b1"), (w2, "w2"), (b2.astype(np.float32), "b2"))]
+    return nodes, inits
+
+
+def _save(path, nodes: list, inits: list, outputs: list[tuple[str, int]], spec: ModelSpec,
+          length: object = "length") -> Path:
+    """The graph as an ONNX file with the spec's metadata (written under a temporary name)."""
+    import onnx
+    from onnx import TensorProto, helper
+
     graph = helper.make_graph(
-        nodes, "toy",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "length", 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "out_length", 3])],
-        initializer=[numpy_helper.from_array(a, n) for a, n in
-                     ((w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2"))],
-    )
+        nodes, spec.name,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", length, 4])],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["batch", "out_length", c])
+         for n, c in outputs],
+        initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    helper.set_model_props(model, toy_spec(context, scorer, name).to_metadata())
+    helper.set_model_props(model, spec.to_metadata())
     onnx.checker.check_model(model)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -72,6 +80,17 @@ def build_toy_model(path: str | os.PathLike, context: int = 100, hidden: int = 8
     onnx.save(model, str(tmp))
     os.replace(tmp, out)
     return out
+
+
+def build_toy_model(path: str | os.PathLike, context: int = 100, hidden: int = 8,
+                    seed: int = 0, scorer: str = "spliceai", name: str = "toy") -> Path:
+    from onnx import helper
+
+    rng = np.random.default_rng(seed)
+    nodes, inits = _trunk(rng, context, hidden, 3, 1.0, np.array([2.0, -1.0, -1.0]))
+    nodes += [helper.make_node("Softmax", ["logits"], ["p"], axis=1),
+              helper.make_node("Transpose", ["p"], ["y"], perm=[0, 2, 1])]
+    return _save(path, nodes, inits, [("y", 3)], toy_spec(context, scorer, name))
 
 
 TISSUES = ("heart", "liver", "brain", "testis")
@@ -82,54 +101,27 @@ def build_toy_pangolin(path: str | os.PathLike, context: int = 100, hidden: int 
     """A Pangolin-shaped toy: ``y_members`` = each replicate's P(splice) (sigmoid), tissue by
     tissue (``p_splice_heart_r1``, ``p_splice_heart_r2``, …), and ``y`` = their mean per
     tissue, with the metadata of ``seqscore export pangolin`` (scorer ``pangolin``)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
-    if context % 20:
-        raise ValueError(f"context must be a multiple of 20, got {context}")
     rng = np.random.default_rng(seed)
-    kernel, dilation = 21, context // 20
     n = replicates * len(TISSUES)
-    w1 = rng.normal(0, 0.6, (hidden, 4, kernel)).astype(np.float32)
-    b1 = rng.normal(0, 0.1, (hidden,)).astype(np.float32)
-    w2 = rng.normal(0, 1.5, (n, hidden, 1)).astype(np.float32)
-    b2 = np.full((n,), -1.0, dtype=np.float32)
+    nodes, inits = _trunk(rng, context, hidden, n, 1.5, np.full((n,), -1.0))
     avg = np.zeros((len(TISSUES), n, 1), dtype=np.float32)
     for t in range(len(TISSUES)):
         avg[t, t * replicates:(t + 1) * replicates, 0] = 1.0 / replicates
-    nodes = [
-        helper.make_node("Transpose", ["x"], ["xc"], perm=[0, 2, 1]),
-        helper.make_node("Conv", ["xc", "w1", "b1"], ["h"], dilations=[dilation],
-                         kernel_shape=[kernel]),
-        helper.make_node("Relu", ["h"], ["hr"]),
-        helper.make_node("Conv", ["hr", "w2", "b2"], ["logits"], kernel_shape=[1]),
+    nodes += [
         helper.make_node("Sigmoid", ["logits"], ["pm"]),
         helper.make_node("Conv", ["pm", "avg"], ["pt"], kernel_shape=[1]),
         helper.make_node("Transpose", ["pm"], ["y_members"], perm=[0, 2, 1]),
         helper.make_node("Transpose", ["pt"], ["y"], perm=[0, 2, 1]),
     ]
-    graph = helper.make_graph(
-        nodes, "toypango",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "length", 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "out_length", 4]),
-         helper.make_tensor_value_info("y_members", TensorProto.FLOAT,
-                                       ["batch", "out_length", n])],
-        initializer=[numpy_helper.from_array(a, k) for a, k in
-                     ((w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2"), (avg, "avg"))],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
     spec = dataclasses.replace(
         toy_spec(context, "pangolin", name), members=n,
         output_channels=tuple(f"p_splice_{t}" for t in TISSUES),
         member_channels=tuple(f"p_splice_{t}_r{r + 1}" for t in TISSUES
                               for r in range(replicates)))
-    helper.set_model_props(model, spec.to_metadata())
-    onnx.checker.check_model(model)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(out))
-    return out
+    return _save(path, nodes, inits + [numpy_helper.from_array(avg, "avg")],
+                 [("y", len(TISSUES)), ("y_members", n)], spec)
 
 
 TOY_TRACKS = ({"name": "CAGE+", "assay": "CAGE", "strand": "+"},
@@ -145,27 +137,14 @@ def build_toy_tracks(path: str | os.PathLike, context: int = 100, hidden: int = 
     whose ``input_length - context`` outputs are averaged into bins of ``bin_size`` (with
     ``bin_size == input_length``: one value per window over a zero-padded convolution, context
     0, as AI-TAC)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper
 
-    if context % 20:
-        raise ValueError(f"context must be a multiple of 20, got {context}")
     rng = np.random.default_rng(seed)
-    kernel, dilation = 21, context // 20
-    w1 = rng.normal(0, 0.6, (hidden, 4, kernel)).astype(np.float32)
-    b1 = rng.normal(0, 0.1, (hidden,)).astype(np.float32)
-    w2 = rng.normal(0, 1.0, (len(TOY_TRACKS), hidden, 1)).astype(np.float32)
-    b2 = np.zeros((len(TOY_TRACKS),), dtype=np.float32)
     whole = bool(input_length) and bin_size == input_length   # one value per window (AI-TAC)
-    pads = {"pads": [context // 2, context // 2]} if whole else {}
-    nodes = [
-        helper.make_node("Transpose", ["x"], ["xc"], perm=[0, 2, 1]),
-        helper.make_node("Conv", ["xc", "w1", "b1"], ["h"], dilations=[dilation],
-                         kernel_shape=[kernel], **pads),
-        helper.make_node("Relu", ["h"], ["hr"]),
-        helper.make_node("Conv", ["hr", "w2", "b2"], ["logits"], kernel_shape=[1]),
-        helper.make_node("Softplus", ["logits"], ["p"]),
-    ]
+    nodes, inits = _trunk(rng, context, hidden, len(TOY_TRACKS), 1.0,
+                          np.zeros((len(TOY_TRACKS),)),
+                          pads=[context // 2, context // 2] if whole else None)
+    nodes.append(helper.make_node("Softplus", ["logits"], ["p"]))
     last = "p"
     if whole:
         nodes.append(helper.make_node("GlobalAveragePool", ["p"], ["pb"]))
@@ -175,29 +154,13 @@ def build_toy_tracks(path: str | os.PathLike, context: int = 100, hidden: int = 
                                       strides=[bin_size]))
         last = "pb"
     nodes.append(helper.make_node("Transpose", [last], ["y"], perm=[0, 2, 1]))
-    length = input_length or "length"
-    graph = helper.make_graph(
-        nodes, "toytracks",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", length, 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT,
-                                       ["batch", "bins", len(TOY_TRACKS)])],
-        initializer=[numpy_helper.from_array(a, k) for a, k in
-                     ((w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2"))],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
     spec = dataclasses.replace(
         toy_spec(context, "tracks", name), kind="tracks",
         output_channels=tuple(t["name"] for t in TOY_TRACKS), tracks=TOY_TRACKS,
         context=0 if whole else context, input_length=input_length, bin_size=bin_size,
-        output_offset=0 if whole else context // 2,
-        default_reduction=reduction)
-    helper.set_model_props(model, spec.to_metadata())
-    onnx.checker.check_model(model)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(out))
-    return out
+        output_offset=0 if whole else context // 2, default_reduction=reduction)
+    return _save(path, nodes, inits, [("y", len(TOY_TRACKS))], spec,
+                 length=input_length or "length")
 
 
 if __name__ == "__main__":
