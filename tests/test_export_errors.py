@@ -52,7 +52,7 @@ def test_unknown_model_lists_known_ones(tmp_path, capsys):
         export_model("splice-ai", tmp_path / "x.onnx")
     assert "cispliceai" in str(err.value) and "spliceai" in str(err.value)
     assert main(["export", "nosuchmodel"]) == UnknownModelError.exit_code
-    assert "known models: cispliceai, openspliceai, pangolin, spliceai" in capsys.readouterr().err
+    assert "known models: aitac, basenji2, cispliceai, enformer, openspliceai, pangolin, puffin, spliceai" in capsys.readouterr().err
 
 
 def test_no_network_gives_offline_alternative(tmp_path, monkeypatch, capsys):
