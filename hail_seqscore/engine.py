@@ -268,7 +268,9 @@ class Engine:
                    windows: dict[tuple, tuple[str, str]],
                    context: int) -> dict[TileGroup, list[tuple[int, int]]]:
         """Plan the REF tiles of every group and add their masked sequences to ``windows``."""
-        gap = -1 if self.config.strategy == "window" else MERGE_GAP
+        # nearby needs share a tile when the bases between them cost less than a tile's
+        # context: SpliceAI's 10,000 bases allow MERGE_GAP, Puffin's 650 far less
+        gap = -1 if self.config.strategy == "window" else min(MERGE_GAP, context)
         half = context // 2
         tiles = {}
         for group, spans in needs.items():

@@ -36,6 +36,10 @@ from .spliceai import finite
 if TYPE_CHECKING:
     from ..engine import Engine
 
+#: input positions per model call for windowed models (Enformer's activations for one window
+#: take ~5 GB)
+WINDOW_POSITIONS = 262_144
+
 
 @dataclass
 class _Plan:
@@ -83,8 +87,9 @@ class TracksRule:
         """Input positions per model call: a few windows of a fixed-length model (their
         activations are large), else the engine's default."""
         cfg, spec = self.engine.config, self.spec
-        if self.fixed:
-            return spec.input_length * max(1, min(cfg.batch_size, 4))
+        if self.fixed:    # up to 256k input positions per call: one Enformer window, 64 AI-TAC
+            return spec.input_length * max(1, min(cfg.batch_size, WINDOW_POSITIONS //
+                                                  max(1, spec.input_length)))
         return cfg.batch_size * (spec.context + 2 * self._radius(dist) + 1)
 
     def _radius(self, dist: int) -> int:
