@@ -206,6 +206,9 @@ def main() -> int:
                     help="torch threads of the original (its reference runs used 1, faster "
                          "than 2 on this machine)")
     ap.add_argument("--seqscore", default=str(Path(sys.executable).parent / "seqscore"))
+    ap.add_argument("--dense-every", type=int, default=1,
+                    help="every N-th SNV of the dense stretch (1 = all 3,000; a shorter run)")
+    ap.add_argument("--sets", default="sparse,dense", help="sparse, dense or both")
     a = ap.parse_args()
     if not DATA.is_dir():
         sys.exit(f"shared data not found at {DATA}")
@@ -223,11 +226,13 @@ def main() -> int:
     if not tools:
         sys.exit("name at least one original: --openspliceai PATH, --pangolin PATH")
     dense = work / "dense.vcf"
-    n_dense = dense_vcf(dense, fasta)
+    n_dense = dense_vcf(dense, fasta, every=a.dense_every)
     one = work / "one.vcf"
     spread(dense, one, 1)
+    every = "" if a.dense_every == 1 else f" (every {a.dense_every})"
     sets = {"sparse: chr21 dbSNP SNVs": (DATA / "dbsnp_snvs.vcf", 132),
-            f"dense: all SNVs of 21:{DENSE[1]:,}-{DENSE[2]:,}": (dense, n_dense)}
+            f"dense: all SNVs of 21:{DENSE[1]:,}-{DENSE[2]:,}{every}": (dense, n_dense)}
+    sets = {k: v for k, v in sets.items() if k.split(":")[0] in a.sets.split(",")}
     print("load average (1, 5, 15 min) at start: %.2f %.2f %.2f" % os.getloadavg())
     print(f"{'model / set':<48}{'n':>6}{'seqscore var/s':>16}{'original var/s':>16}{'ratio':>8}"
           "  outputs")
