@@ -59,6 +59,7 @@ def test_models_help(capsys):
 ])
 def test_a_model_not_exported_says_how_to_get_it(tmp_path, monkeypatch, capsys, name, how):
     monkeypatch.setenv("SEQSCORE_HOME", str(tmp_path))
+    monkeypatch.setenv("SEQSCORE_OFFLINE", "1")      # no export on first use (see test_cli_autoexport)
     vcf = tmp_path / "in.vcf"
     vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
     assert main(["score", "-I", str(vcf), "-R", "ref.fa", "--model", name]) == 69
