@@ -15,8 +15,9 @@ SNVs per engine call, written per ALT and gene, bgzipped and indexed), after the
 up, with a progress line and ETA on stderr.  The rate is compared with the README's dense-set
 figure (10.49 variants/s: all SNVs of 2 kb of MRPL39, ``--strategy auto``, on a quiet machine) and,
 because the machine may be busy, with the same dense set's first ``--dense-n`` SNVs scored by the
-engine in this same run (``dense now``).  CPU-s per variant (the process's CPU time, all threads)
-is printed too: it moves less with other jobs than the wall time.
+engine in this same run, before and after the sets (``dense now``, their mean).  CPU-s per variant
+(the process's CPU time, all threads) is printed too: it moves much less with other jobs than the
+wall time, so ``CPU vs now`` is the fairest comparison on a shared machine.
 
     python benchmarks/bench_precompute.py [--sets brca1,chr21,indels] [--limit-bases N]
 """
@@ -99,16 +100,21 @@ def main() -> int:
     load = os.getloadavg()[0]
     print(f"load average {load:.1f} on {os.cpu_count()} CPUs; model {a.model}, strategy "
           f"{a.strategy}", flush=True)
-    dense_now = None
-    if a.dense_n:
+    dense: list[tuple[float, float]] = []     # (variants/s, CPU-s/variant), before and after
+
+    def measure_dense(when: str) -> None:
         eng = engine_for(CHR21, a.model, a.strategy)
         vs = list(region_snvs(eng, parse_region(DENSE_REGION)))[:a.dense_n]
         eng.score(vs[:2])
         _, w, c = timed(lambda: eng.score(vs))
-        dense_now = len(vs) / w
-        print(f"dense now: first {len(vs)} SNVs of {DENSE_REGION} (engine.score): {w:.1f} s, "
-              f"{dense_now:.2f} variants/s, {c / len(vs):.3f} CPU-s/variant "
-              f"(README: {README_DENSE} variants/s on a quiet machine)", flush=True)
+        dense.append((len(vs) / w, c / len(vs)))
+        print(f"dense now ({when}): first {len(vs)} SNVs of {DENSE_REGION} (engine.score): "
+              f"{w:.1f} s, {len(vs) / w:.2f} variants/s, {c / len(vs):.3f} CPU-s/variant "
+              f"(README: {README_DENSE} variants/s on a quiet machine); load "
+              f"{os.getloadavg()[0]:.1f}", flush=True)
+
+    if a.dense_n:
+        measure_dense("before")
     brca1 = exon_regions(CHR17 / "genes.grch38.spliceai.txt", "BRCA1", 50)
     sets = {
         "brca1": (CHR17, first_bases(brca1, a.limit_bases), True, False),
@@ -133,20 +139,24 @@ def main() -> int:
                                                    on_progress=progress.update))
             progress.close()
             rate = stats.variants / w
-            row = (name, bases, stats.variants, stats.records, w, rate, c / stats.variants,
-                   rate / README_DENSE, rate / dense_now if dense_now else float("nan"),
-                   sum(stats.errors.values()))
-            rows.append(row)
+            rows.append((name, bases, stats.variants, stats.records, w, rate,
+                         c / stats.variants, sum(stats.errors.values()), os.getloadavg()[0]))
             print(f"{name}: {stats.variants:,} variants, {stats.records:,} records in {w:.1f} s: "
-                  f"{rate:.2f} variants/s, {c / stats.variants:.3f} CPU-s/variant; "
-                  f"{rate / README_DENSE:.2f}x the README's dense set"
-                  + (f", {rate / dense_now:.2f}x dense now" if dense_now else "")
-                  + f"; {row[-1]} not scored", flush=True)
+                  f"{rate:.2f} variants/s, {c / stats.variants:.3f} CPU-s/variant, "
+                  f"{rate / README_DENSE:.2f}x the README's dense set; {rows[-1][7]} not "
+                  f"scored; load {rows[-1][8]:.1f}", flush=True)
+    if a.dense_n:
+        measure_dense("after")
+    d_rate = sum(d[0] for d in dense) / len(dense) if dense else float("nan")
+    d_cpu = sum(d[1] for d in dense) / len(dense) if dense else float("nan")
+    # vs README: wall rate / 10.49; vs now: wall rate / the dense set's in this run (mean of
+    # before and after); CPU vs now: the dense set's CPU-s per variant / this set's
     print(f"\n{'set':<8}{'bases':>8}{'variants':>10}{'records':>9}{'s':>9}{'var/s':>8}"
-          f"{'CPU-s/var':>11}{'vs README':>11}{'vs now':>8}{'errors':>8}")
+          f"{'CPU-s/var':>11}{'vs README':>11}{'vs now':>8}{'CPU vs now':>12}{'errors':>8}")
     for r in rows:
         print(f"{r[0]:<8}{r[1]:>8,}{r[2]:>10,}{r[3]:>9,}{r[4]:>9.1f}{r[5]:>8.2f}{r[6]:>11.3f}"
-              f"{r[7]:>10.2f}x{r[8]:>7.2f}x{r[9]:>8}")
+              f"{r[5] / README_DENSE:>10.2f}x{r[5] / d_rate:>7.2f}x{d_cpu / r[6]:>11.2f}x"
+              f"{r[7]:>8}")
     print(f"load average now {os.getloadavg()[0]:.1f} (at start {load:.1f})")
     return 0
 
