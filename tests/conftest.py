@@ -17,6 +17,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
+# says which test is still running during a long stretch (SEQSCORE_HEARTBEAT seconds)
+pytest_plugins = ["heartbeat"]
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
