@@ -179,6 +179,17 @@ class NetworkUnavailableError(SeqScoreError, ConnectionError):
     exit_code = 69
 
 
+class RuntimeUnavailableError(SeqScoreError, RuntimeError):
+    """ONNX Runtime is missing or broken (none or both of onnxruntime and onnxruntime-gpu
+    installed), or the device asked for cannot run: ``--device cuda`` without the CUDA
+    execution provider, or with one that could not be created (driver, CUDA or cuDNN
+    missing).  The message says how to fix it."""
+
+    code = "RUNTIME_UNAVAILABLE"
+    http_status = 503
+    exit_code = 69      # EX_UNAVAILABLE (sysexits.h)
+
+
 # ---- usage ------------------------------------------------------------------------------------
 class ConfigError(SeqScoreError, ValueError):
     """A bad setting (distance out of range, batch size of zero, …)."""
@@ -255,7 +266,7 @@ ERROR_CLASSES = {
         ReferenceFormatError, InputUnreadableError, OutputError, OutputIsInputError,
         UnknownModelError,
         ModelNotInstalledError, ModelFormatError, WeightChecksumError, WeightMappingError,
-        NetworkUnavailableError, ConfigError, CacheProvenanceError, RequestError,
+        NetworkUnavailableError, RuntimeUnavailableError, ConfigError, CacheProvenanceError, RequestError,
         PayloadTooLargeError, UnauthorizedError, ServiceBusyError,
         UnsupportedMediaTypeError, RequestTimeoutError,
     )
