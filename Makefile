@@ -15,14 +15,14 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[export,serve,hail,test]'
+	$(BIN)/pip install --quiet -e '.[cpu,export,serve,hail,test]'
 	touch $@
 
 setup: $(VENV)/.installed
 
 # The demo needs only the runtime and the exporter (torch CPU), not Hail, Spark or the test tools.
 $(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[export]'
+	$(BIN)/pip install --quiet -e '.[cpu,export]'
 	touch $@
 
 # Export the models from their pinned source wheels (pip download; sha256-checked).

@@ -10,6 +10,13 @@ Execution providers are chosen by availability and precision:
 * ``tf32``: the fp32 graphs with TF32 convolutions on CUDA (needs a CUDA GPU);
 * ``fp16``: the half-precision graphs (``NAME.fp16.onnx``): TensorRT with fp16 enabled, then
   CUDA, then CPU.
+
+``device`` (``auto``, ``cpu``, ``cuda``; see :mod:`.device`) is the user-facing choice:
+``cpu`` and ``cuda`` name the provider, ``auto`` chooses by availability.  Named providers are
+required: onnxruntime silently falls back to the CPU when a GPU provider cannot be created, so
+the session's providers are checked after creation and a missing one is an error
+(:class:`RuntimeUnavailableError`, exit 69).  The first use of onnxruntime checks the install
+(none or both of onnxruntime and onnxruntime-gpu) and says how to fix it.
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, ModelFormatError, ModelNotInstalledError
+from ..errors import (ConfigError, ModelFormatError, ModelNotInstalledError,
+                      RuntimeUnavailableError)
+from . import device as dev
 from .registry import PRECISIONS, model_path, precision_path, sha256_file
 from .spec import PREFIX, ModelSpec
 
@@ -32,10 +41,33 @@ PREFERRED_PROVIDERS = (
 )
 
 
-def _ort():
-    import onnxruntime  # noqa: PLC0415 - kept lazy so that importing the package stays cheap
+_ORT = None
 
-    return onnxruntime
+
+def _ort():
+    """The onnxruntime module, once the install is checked (:func:`device.runtime_problem`)."""
+    global _ORT
+    if _ORT is not None:
+        return _ORT
+    installed = dev.installed_runtimes()
+    try:
+        import onnxruntime  # noqa: PLC0415 - kept lazy so that importing the package stays cheap
+    except ImportError as exc:
+        raise RuntimeUnavailableError(dev.missing_runtime_message(installed, exc)) from None
+    available = list(onnxruntime.get_available_providers())
+    problem = dev.runtime_problem(installed, available)
+    if problem:
+        raise RuntimeUnavailableError(problem)
+    if dev.CUDA in available and hasattr(onnxruntime, "preload_dlls") and _nvidia_wheels():
+        onnxruntime.preload_dlls()   # CUDA/cuDNN from pip's nvidia-* wheels ([gpu-cuda])
+    _ORT = onnxruntime
+    return _ORT
+
+
+def _nvidia_wheels() -> bool:
+    import importlib.util  # noqa: PLC0415
+
+    return importlib.util.find_spec("nvidia") is not None
 
 
 def available_providers() -> list[str]:
@@ -88,9 +120,10 @@ class ModelSession:
     """An exported model loaded for inference, with its :class:`ModelSpec`."""
 
     def __init__(self, path: str | os.PathLike, *, providers: Sequence[str] | None = None,
-                 threads: int | None = None, precision: str = "fp32"):
-        ort = _ort()
+                 threads: int | None = None, precision: str = "fp32", device: str = "auto"):
         self.path = Path(path)
+        providers = dev.merge_device(device, providers)
+        ort = _ort()
         if threads is not None and threads < 1:
             raise ConfigError(f"threads must be >= 1, got {threads}")
         opts = ort.SessionOptions()
@@ -98,16 +131,26 @@ class ModelSession:
         if threads:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
-        chosen = provider_options(choose_providers(providers, precision=precision), precision)
+        avail = available_providers()
+        if providers and dev.CUDA in providers and dev.CUDA not in avail:
+            raise RuntimeUnavailableError(dev.no_cuda_message(dev.installed_runtimes(), avail))
+        names = choose_providers(providers, avail, precision=precision)
         try:
             self._session = ort.InferenceSession(str(self.path), sess_options=opts,
-                                                 providers=chosen)
+                                                 providers=provider_options(names, precision))
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelFormatError(f"cannot load {self.path}: {exc}") from None
+        self.providers = list(self._session.get_providers())
+        self.chosen = names
+        self.device = device
+        lost = dev.fallback_problem(providers, self.providers)
+        if lost is None and precision == "tf32" and dev.CUDA not in self.providers:
+            lost = dev.fallback_problem([dev.CUDA], self.providers) + " (precision tf32)"
+        if lost:
+            raise RuntimeUnavailableError(f"{self.path.name}: {lost}")
         meta = self._session.get_modelmeta().custom_metadata_map
         self.metadata = dict(meta)
         self.spec = ModelSpec.from_metadata(meta, source=str(self.path))
-        self.providers = list(self._session.get_providers())
         self.precision = precision
         graph = self.metadata.get(PREFIX + "precision", "fp32")
         if (graph == "fp16") != (precision == "fp16"):
@@ -122,6 +165,10 @@ class ModelSession:
         if self._sha256 is None:
             self._sha256 = sha256_file(self.path)
         return self._sha256
+
+    def describe(self) -> str:
+        """One line: the provider that runs this model (for stderr and logs)."""
+        return dev.describe(self.providers, self.device, self.chosen)
 
     def predict(self, x: np.ndarray, output: str | None = None) -> np.ndarray:
         """``x`` float32 ``[batch, length, 4]`` → ``[batch, length - context, channels]``
@@ -145,7 +192,9 @@ class ModelSession:
             "source": f"{s.source_package}=={s.source_version}",
             "weights_sha256": dict(s.weights_sha256), "licence": s.licence,
             "attribution": s.attribution, "exporter_version": s.exporter_version,
-            "providers": self.providers, "precision": self.precision, "context": s.context,
+            "providers": self.providers, "execution_provider": self.providers[0],
+            "device": dev.active_device(self.providers), "precision": self.precision,
+            "context": s.context,
             "kind": s.kind, "scorer": s.scorer,
             **({"tracks": [dict(t) for t in s.tracks] or [{"name": n}
                                                         for n in s.output_channels],
@@ -159,19 +208,23 @@ _SESSIONS_LOCK = threading.Lock()
 
 
 def get_session(model: str | os.PathLike, *, providers: Sequence[str] | None = None,
-                threads: int | None = None, precision: str = "fp32") -> ModelSession:
+                threads: int | None = None, precision: str = "fp32",
+                device: str = "auto") -> ModelSession:
     """The process's session for ``model`` (a known name or an .onnx path), made on first use;
-    for ``precision="fp16"`` the half-precision copy exported beside it.
+    for ``precision="fp16"`` the half-precision copy exported beside it; on ``device``
+    (``auto``, ``cpu``, ``cuda``) or the named ``providers``.
 
     Keyed by process id too, so a session inherited through ``fork`` is never reused."""
+    providers = dev.merge_device(device, providers)
     path = precision_path(model_path(model), precision).resolve()
     if not path.is_file():
         raise ModelNotInstalledError(
             f"precision {precision} needs {path}; write it with `seqscore export NAME --fp16`")
-    key = (os.getpid(), str(path), tuple(providers or ()), threads, precision)
+    key = (os.getpid(), str(path), tuple(providers or ()), threads, precision, device)
     with _SESSIONS_LOCK:
         sess = _SESSIONS.get(key)
         if sess is None:
-            sess = ModelSession(path, providers=providers, threads=threads, precision=precision)
+            sess = ModelSession(path, providers=providers, threads=threads, precision=precision,
+                                device=device)
             _SESSIONS[key] = sess
         return sess
