@@ -23,6 +23,7 @@ from .errors import (AlleleTooLongError, ConfigError, InvalidVariantError, SeqSc
                      UnsupportedVariantError)
 from .genome import Genome
 from .incremental import AltJob, SplitModel, TileWork
+from .models.device import merge_device
 from .models.registry import PRECISIONS
 from .models.session import ModelSession, get_session
 from .pangolin_genes import parse_filter
@@ -82,6 +83,9 @@ class EngineConfig:
     radius: int | None = None
     rc_average: bool = False
     shifts: tuple[int, ...] = ()
+    # "auto" (best available provider, reported), "cpu" or "cuda" (required: an error at
+    # start-up when the CUDA provider cannot be created); see models/device.py
+    device: str = "auto"
 
     def __post_init__(self):
         check_distance(self.distance)
@@ -113,8 +117,7 @@ class EngineConfig:
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got "
                               f"{self.precision!r}")
-        if self.providers is not None:
-            object.__setattr__(self, "providers", tuple(self.providers))
+        object.__setattr__(self, "providers", merge_device(self.device, self.providers))
 
 
 class Engine:
@@ -142,7 +145,7 @@ class Engine:
     def session(self) -> ModelSession:
         c = self.config
         return get_session(c.model, providers=c.providers, threads=c.threads,
-                           precision=c.precision)
+                           precision=c.precision, device=c.device)
 
     @property
     def genome(self) -> Genome:
