@@ -1,0 +1,330 @@
+"""score_table at table scale: 10⁵ → 10⁶ → 10⁷ rows, time per stage, memory and shuffle.
+
+    nice -n 19 .venv/bin/python benchmarks/bench_hail_scale.py --n 100000 1000000 [10000000]
+
+Rows: every SNV, 1-base insertion and 1–4-base deletion (11 per base) walking the real sequence
+of the shared GRCh38 chr21 region (``chr21.covered.bed``), the first N of them, written as a VCF
+with two samples and imported with ``hl.import_vcf`` (a MatrixTable: mostly rows).  A score
+cache is prepared beforehand holding all but the variants at positions divisible by ``--miss``
+(default 100: 1% misses); its rows carry one synthetic gene record each, its provenance is that
+of the run (taken from a 50-row seed run), so ``score_table`` looks 99% up and scores 1% with the
+toy model (tests/toy_models.py, 100-bp context): the plumbing is measured, not the model.
+
+Each N runs in a fresh process (a fresh JVM: peak memory belongs to that N only).  Stages are
+timed by wrapping (not changing) the functions score_table calls:
+
+* ``import``        ``hl.import_vcf`` + write the MatrixTable;
+* ``setup``         score_table on the driver before Spark work (model, provenance, cache check);
+* ``dedupe+lookup`` distinct keys, anti-join with the cache, materialised for Python workers
+                    (``hail.spark.materialise``);
+* ``score``         the misses through ``mapInArrow`` (toy model), persisted and counted;
+* ``to_hail``       ``Table.from_spark`` + key_by + checkpoint of the new scores;
+* ``cache_add``     ``ScoreCache.add`` (merge the new scores into the cache, rewrite it);
+* ``join+write``    the scores joined back by key and the MatrixTable written.
+
+Memory: peak RSS of the driver's Python process, of the JVM (driver = executor on
+``local[N]``; ``VmHWM`` from /proc) and of all Python workers together (sampled every 0.25 s),
+and Spark's own figures from its REST API (``/api/v1/applications/<id>/executors``
+``peakMemoryMetrics``: JVM heap, process-tree RSS); shuffle read/write summed over the stages
+(``/stages``).  Prints one JSON line per N and a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+DATA = REPO.parent / "shared" / "data" / "grch38_chr21"
+STAGES = ("import", "setup", "dedupe+lookup", "score", "to_hail", "cache_add", "join+write")
+
+
+def covered() -> list[tuple[int, int]]:
+    out = []
+    with open(DATA / "chr21.covered.bed") as f:
+        for line in f:
+            c, a, b = line.split("\t")[:3]
+            out.append((int(a), int(b)))
+    return sorted(out)
+
+
+def write_vcf(n: int, path: Path) -> int:
+    """The first ``n`` variants (11 per A/C/G/T base, sorted by alleles) as a 2-sample VCF."""
+    from hail_seqscore.genome import Genome
+    from hail_seqscore.precompute import position_alleles
+
+    genome = Genome(str(DATA / "chr21.fa.gz"))
+    written = 0
+    with open(path, "w") as f:
+        f.write("##fileformat=VCFv4.2\n##contig=<ID=chr21,length=46709983>\n"
+                '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+                "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\n")
+        for a, b in covered():
+            seq = genome.fetch("21", a, min(b + 4, genome.length("21")))
+            lines = []
+            for i in range(b - a):
+                for ref, alt in sorted(position_alleles(seq, i, True, True)):
+                    lines.append(f"chr21\t{a + i + 1}\t.\t{ref}\t{alt}\t.\t.\t.\tGT\t0/1\t0/0\n")
+                    written += 1
+                    if written == n:
+                        f.write("".join(lines))
+                        return written
+            f.write("".join(lines))
+    return written
+
+
+class Sampler(threading.Thread):
+    """Peak RSS of this process, the JVM and the sum of the Python workers, every 0.25 s."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.peak = {"driver_python": 0, "jvm": 0, "python_workers": 0, "python_worker_max": 0}
+        self.stop = threading.Event()
+        self.jvm_pid = None
+        self.biggest = ""
+
+    def run(self):
+        import psutil
+
+        me = psutil.Process()
+        while not self.stop.wait(0.25):
+            try:
+                kids = me.children(recursive=True)
+            except psutil.Error:
+                continue
+            workers = 0
+            for p in kids:
+                try:
+                    name, rss = p.name(), p.memory_info().rss
+                    cmd = " ".join(p.cmdline())
+                except psutil.Error:
+                    continue
+                if name == "java":
+                    self.jvm_pid = p.pid
+                    self.peak["jvm"] = max(self.peak["jvm"], rss)
+                elif "pyspark" in cmd or "daemon" in cmd or "worker" in cmd:
+                    workers += rss
+                    if rss > self.peak["python_worker_max"]:
+                        self.peak["python_worker_max"] = rss
+                        self.biggest = cmd[:120]
+            self.peak["python_workers"] = max(self.peak["python_workers"], workers)
+            self.peak["driver_python"] = max(self.peak["driver_python"], me.memory_info().rss)
+
+
+def vm_hwm(pid) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def rest(sc, what: str):
+    url = f"{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}/{what}"
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return json.load(r)
+
+
+def instrument(marks: dict) -> None:
+    """Record when score_table's steps start and end (wrappers; nothing is changed)."""
+    import hail as hl
+
+    import hail_seqscore
+    from hail_seqscore.hail import spark as hspark
+
+    table_mod = sys.modules[hail_seqscore.score_table.__module__]
+
+    def wrap(owner, attr, name):
+        fn = getattr(owner, attr)
+
+        def timed(*a, **k):
+            marks.setdefault(name + ".start", time.perf_counter())
+            try:
+                return fn(*a, **k)
+            finally:
+                marks[name + ".end"] = time.perf_counter()
+        setattr(owner, attr, timed)
+
+    wrap(hspark, "materialise", "materialise")
+    wrap(table_mod, "score_keys", "score_keys")
+    wrap(hl.Table, "from_spark", "from_spark")
+    wrap(hail_seqscore.ScoreCache, "add", "cache_add")
+
+
+def one(n: int, miss: int, master: str, tmp: Path) -> dict:
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    import hail as hl
+
+    from hail_seqscore import ScoreCache, score_table
+    from toy_models import build_toy_model
+
+    sampler = Sampler()
+    sampler.start()
+    model = str(build_toy_model(tmp / "toy.onnx"))
+    cfg = dict(model=model, reference=str(DATA / "chr21.fa.gz"),
+               annotation=str(DATA / "genes.grch38.spliceai.txt"), distance=50, mask=False)
+    t = time.perf_counter()
+    rows = write_vcf(n, tmp / "in.vcf")
+    t_vcf = time.perf_counter() - t
+    hl.init(master=master, quiet=True, tmp_dir=str(tmp / "hail"), log=str(tmp / "hail.log"),
+            local_tmpdir=str(tmp / "local"),
+            spark_conf={"spark.driver.memory": "6g", "spark.ui.port": "4340",
+                        "spark.executor.processTreeMetrics.enabled": "true",
+                        "spark.ui.retainedJobs": "100000", "spark.ui.retainedStages": "100000"})
+    sc = hl.spark_context()
+    # the cache: a seed run gives the provenance; every row but the misses gets a synthetic
+    # record (prepared, not timed as score_table)
+    t = time.perf_counter()
+    seed = hl.import_vcf(str(tmp / "in.vcf"), reference_genome="GRCh38").rows().select().head(50)
+    seed_cache = ScoreCache(str(tmp / "seed_cache.ht"))
+    score_table(seed, **cfg, cache=seed_cache)._force_count()
+    prov = seed_cache.provenance()
+    marks: dict = {}
+    instrument(marks)
+    t0 = time.perf_counter()
+    mt = hl.import_vcf(str(tmp / "in.vcf"), reference_genome="GRCh38")
+    mt = mt.checkpoint(str(tmp / "in.mt"))
+    t_import = time.perf_counter() - t0
+    keys = mt.rows().select()
+    hits = keys.filter(keys.locus.position % miss != 0)
+    gene = hl.struct(allele=hits.alleles[1], gene="SYNTH", strand="+", ds_ag=0.01, ds_al=0.0,
+                     ds_dg=0.02, ds_dl=0.0, dp_ag=-3, dp_al=4, dp_dg=12, dp_dl=-40)
+    hits = hits.annotate(scores=[gene], max_ds=0.02, reason_code=hl.missing(hl.tstr),
+                         reason=hl.missing(hl.tstr),
+                         skipped=hl.empty_array(hl.tstruct(allele=hl.tstr, code=hl.tstr)))
+    hits = hits.annotate_globals(provenance=hl.struct(**prov))
+    hits.write(str(tmp / "cache.ht"))
+    n_cached = hl.read_table(str(tmp / "cache.ht")).count()
+    t_cache = time.perf_counter() - t
+    jobs_before = {j["jobId"] for j in rest(sc, "jobs")}
+    stages_before = {(s["stageId"], s["attemptId"]) for s in rest(sc, "stages")}
+
+    t1 = time.perf_counter()
+    out = score_table(mt, **cfg, cache=ScoreCache(str(tmp / "cache.ht")))
+    t2 = time.perf_counter()
+    out.write(str(tmp / "out.mt"))
+    t3 = time.perf_counter()
+    m = marks
+    stage_s = {
+        "import": t_import,
+        "setup": m["materialise.start"] - t1,
+        "dedupe+lookup": m["materialise.end"] - m["materialise.start"],
+        "score": m["from_spark.start"] - m["materialise.end"],
+        "to_hail": m["score_keys.end"] - m["from_spark.start"],
+        "cache_add": m["cache_add.end"] - m["cache_add.start"],
+        "join+write": (t2 - m["cache_add.end"]) + (t3 - t2),
+    }
+    # checks: every row out once, the misses scored
+    res = hl.read_matrix_table(str(tmp / "out.mt")).rows()
+    check = res.aggregate(hl.struct(n=hl.agg.count(),
+                                    synth=hl.agg.count_where(res.seqscore.scores.any(
+                                        lambda s: s.gene == "SYNTH")),
+                                    with_reason=hl.agg.count_where(
+                                        hl.is_defined(res.seqscore.reason_code))))
+    stages = [s for s in rest(sc, "stages") if (s["stageId"], s["attemptId"]) not in stages_before]
+    jobs = [j for j in rest(sc, "jobs") if j["jobId"] not in jobs_before]
+    execs = rest(sc, "allexecutors")
+    peak_metrics = {}
+    for e in execs:
+        for k, v in (e.get("peakMemoryMetrics") or {}).items():
+            peak_metrics[k] = max(peak_metrics.get(k, 0), v)
+    sampler.stop.set()
+    sampler.join()
+    result = {
+        "rows": rows, "cached": n_cached, "misses": rows - n_cached, "master": master,
+        "stage_s": {k: round(v, 2) for k, v in stage_s.items()},
+        "score_table_total_s": round(t3 - t1, 2), "write_vcf_s": round(t_vcf, 2),
+        "prepare_cache_s": round(t_cache, 2),
+        "out_rows": check.n, "out_rows_from_cache": check.synth,
+        "out_rows_with_reason": check.with_reason,
+        "spark_jobs": len(jobs), "spark_stages": len(stages),
+        "shuffle_write_bytes": sum(s.get("shuffleWriteBytes", 0) for s in stages),
+        "shuffle_read_bytes": sum(s.get("shuffleReadBytes", 0) for s in stages),
+        "shuffle_stages": [{"stage": s["stageId"], "name": s["name"][:60],
+                            "write": s.get("shuffleWriteBytes", 0),
+                            "read": s.get("shuffleReadBytes", 0)}
+                           for s in stages if s.get("shuffleWriteBytes") or
+                           s.get("shuffleReadBytes")],
+        "peak_rss_bytes": {**sampler.peak, "jvm_vmhwm": vm_hwm(sampler.jvm_pid)},
+        "biggest_python_worker": sampler.biggest,
+        "spark_peak_memory": {k: peak_metrics.get(k) for k in (
+            "JVMHeapMemory", "JVMOffHeapMemory", "ProcessTreeJVMRSS", "ProcessTreePythonRSS",
+            "OnHeapExecutionMemory", "OnHeapStorageMemory")},
+        "executor_memory_used": sum(e.get("memoryUsed", 0) for e in execs),
+        "load_avg": os.getloadavg(),
+    }
+    hl.stop()
+    return result
+
+
+def table(results: list[dict]) -> str:
+    mib = 1 << 20
+    head = ("| rows | " + " | ".join(STAGES) + " | score_table + write | driver Python | JVM "
+            "(driver = executor) | Python workers | JVM heap (Spark) | shuffle write / read |")
+    lines = [head, "|" + "---:|" * (len(STAGES) + 7)]
+    for r in results:
+        p, s = r["peak_rss_bytes"], r["spark_peak_memory"]
+        lines.append(
+            f"| {r['rows']:,} | " + " | ".join(f"{r['stage_s'][k]:.1f}" for k in STAGES)
+            + f" | {r['score_table_total_s']:.1f} | {p['driver_python'] / mib:,.0f} MiB"
+            f" | {max(p['jvm'], p['jvm_vmhwm']) / mib:,.0f} MiB"
+            f" | {p['python_workers'] / mib:,.0f} MiB"
+            f" | {(s['JVMHeapMemory'] or 0) / mib:,.0f} MiB"
+            f" | {r['shuffle_write_bytes'] / mib:,.1f} / {r['shuffle_read_bytes'] / mib:,.1f} MiB |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--miss", type=int, default=100, help="positions divisible by this are "
+                    "cache misses (default 100: 1%%)")
+    ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--work", default=None, help="work folder (default: a temporary one)")
+    ap.add_argument("--json", default=None, help="append each result here as a JSON line")
+    ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.one is not None:
+        tmp = Path(a.work)
+        print("RESULT " + json.dumps(one(a.one, a.miss, a.master, tmp)), flush=True)
+        return
+    base = Path(a.work or tempfile.mkdtemp(prefix="bench_hail_scale_"))
+    results = []
+    for n in a.n:
+        work = base / f"n{n}"
+        work.mkdir(parents=True, exist_ok=True)
+        t = time.perf_counter()
+        p = subprocess.run([sys.executable, __file__, "--one", str(n), "--miss", str(a.miss),
+                            "--master", a.master, "--work", str(work)],
+                           capture_output=True, text=True)
+        line = next((ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")), None)
+        if line is None:
+            print(f"n={n} failed (exit {p.returncode}):\n{p.stderr[-3000:]}", file=sys.stderr)
+            break
+        r = json.loads(line[7:])
+        r["process_wall_s"] = round(time.perf_counter() - t, 1)
+        results.append(r)
+        print(json.dumps(r), flush=True)
+        if a.json:
+            with open(a.json, "a") as f:
+                f.write(json.dumps(r) + "\n")
+        subprocess.run(["rm", "-rf", str(work)])
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
