@@ -9,6 +9,7 @@ import time
 
 from ..engine import STRATEGIES, Engine, EngineConfig
 from ..errors import ConfigError
+from ..models.device import DEVICE_HELP, DEVICES
 from ..precompute import (MAX_DELETION, check_outputs, count_variants, parse_region, precompute,
                           read_bed)
 from ..progress import Progress
@@ -53,6 +54,7 @@ def add_parser(sub) -> None:
                         "Scores are identical")
     p.add_argument("--batch-size", type=int, default=64, help="windows per model call")
     add_precision(p)
+    p.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
     p.add_argument("--threads", type=int, default=None, help="onnxruntime threads")
     add_max_allele_length(p)
     p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
@@ -73,8 +75,11 @@ def run(args: argparse.Namespace) -> int:
                                  annotation=args.annotation, distance=args.distance,
                                  mask=bool(args.mask), batch_size=args.batch_size,
                                  threads=args.threads, strategy=args.strategy,
-                                 precision=args.precision,
+                                 precision=args.precision, device=args.device,
                                  max_allele_length=args.max_allele_length)).warm_up()
+    session = engine.session
+    runs_on = f"seqscore precompute: {session.spec.name} {session.describe()}"
+    print(runs_on, file=sys.stderr)
     snvs, indels = bool(args.output), bool(args.indels)
     progress = Progress(count_variants(engine, regions, snvs, indels), unit="variants",
                         enabled={"auto": None, "on": True, "off": False}[args.progress])

@@ -9,6 +9,7 @@ import time
 
 from ..engine import MAX_DISTANCE, STRATEGIES, Engine, EngineConfig
 from ..kinds import output_format
+from ..models.device import DEVICE_HELP, DEVICES
 from ..errors import (ConfigError, OutputError, OutputIsInputError, SeqScoreError,
                       UnauthorizedError)
 from ..progress import Progress
@@ -32,7 +33,8 @@ looks complete.  The output may not be the input (nor the reference or gene tabl
 
 exit codes: 0 done (some records may be unscored: see the summary); 2 bad command line;
 64 bad setting (also: the output is an input); 65 malformed input (the message names the
-line); 66 input file missing or unreadable; 69 model not exported / service unavailable;
+line); 66 input file missing or unreadable; 69 model not exported / service unavailable /
+ONNX Runtime missing or broken / --device cuda without a working CUDA provider;
 74 output cannot be written (disk full, permission); 77 --server token missing or wrong;
 130 interrupted (Ctrl-C or SIGTERM; the partial output is removed).
 """
@@ -79,6 +81,7 @@ def add_parser(sub) -> None:
     p.add_argument("--batch-size", type=int, default=64,
                    help="windows per model call (default: 64)")
     add_precision(p)
+    p.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
     p.add_argument("--threads", type=int, default=None,
                    help="onnxruntime intra-op threads (default: all cores)")
     p.add_argument("--chunk-size", type=int, default=512,
@@ -151,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
         for line in summary.lines():
             print(f"seqscore score: {line}", file=sys.stderr)
         where = "stdout" if args.output == "-" else args.output
+        if getattr(args, "runs_on", None):
+            print(f"seqscore score: {args.runs_on}", file=sys.stderr)
         print(f"seqscore score: {summary.records} records in {dt:.1f} s "
               f"({summary.alleles / dt if dt else 0:.2f} alleles/s) -> {where}", file=sys.stderr)
     return 0
@@ -164,12 +169,16 @@ def _engine_scorer(args: argparse.Namespace):
         model=args.model or "spliceai", reference=args.reference, annotation=args.annotation,
         distance=args.distance, mask=mask_arg(args.mask), batch_size=args.batch_size,
         threads=args.threads, pad_edges=args.pad_edges, score_complex=args.score_complex,
-        strategy=args.strategy, precision=args.precision,
+        strategy=args.strategy, precision=args.precision, device=args.device,
         max_allele_length=args.max_allele_length, annotation_filter=args.annotation_filter,
         score_cutoff=args.score_cutoff, score_exons=args.score_exons, **track_settings(args),
     ))
     engine.warm_up()
-    model = {**engine.session.provenance(), **engine.rule.provenance()}
+    session = engine.session
+    args.runs_on = f"{session.spec.name} {session.describe()}"   # in the summary
+    if session.fell_back:         # device auto lost the GPU: say so now, not only at the end
+        print(f"seqscore score: {args.runs_on}", file=sys.stderr)
+    model = {**session.provenance(), **engine.rule.provenance()}
     return engine.score, output_format(model, args.tracks)
 
 
@@ -179,6 +188,9 @@ def _server_scorer(args: argparse.Namespace):
     if args.max_allele_length is not None:
         raise ConfigError("--max-allele-length applies in process; with --server the daemon's "
                           "own setting applies")
+    if args.device != "auto":
+        raise ConfigError("--device applies in process; with --server the daemon's own "
+                          "--device applies")
     if track_settings(args):
         raise ConfigError("--reduction, --radius, --rc-average and --shifts apply in process; "
                           "with --server the daemon's own settings apply")

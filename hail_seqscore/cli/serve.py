@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..errors import ConfigError
+from ..models.device import DEVICE_HELP, DEVICES
 from ..protocol import DEFAULT_HOST, DEFAULT_MAX_VARIANTS, DEFAULT_PORT, OPENAPI_PATH
 from . import add_mask_and_filter, add_precision, add_track_options
 
@@ -20,8 +21,12 @@ the first is the default, and a batch never mixes models.
                     -> {{"results": [...], "provenance": {{...}}}}, one result per variant, in
                     input order, with the chosen model's provenance
   GET  /v1/health   alive          GET /v1/ready   200 once every model is loaded
+                                                    (a session on the provider it reports)
   GET  /v1/models   each model: name, version, sha256, kind, scorer, licence, execution
-                    providers, provenance and the fields of its results
+                    provider(s) and device, provenance and the fields of its results
+
+--device cuda refuses to start (exit 69) when the CUDA provider cannot be created; with
+--device auto the log says which provider each model runs on.
   GET  /metrics     Prometheus     GET {OPENAPI_PATH}   OpenAPI document (/v1/docs to browse)
 
 Requests must be sent with 'Content-Type: application/json' (else 415).  One result per
@@ -40,7 +45,8 @@ SIGTERM or Ctrl-C finishes the requests in flight, then exits.
 exit codes: 0 stopped cleanly; 2 bad command line; 64 bad setting (bad --max-batch or timeout,
 non-loopback bind without a token, a token file that is not one ASCII token, port in use);
 66 token file missing or unreadable; 69 a model not exported, failing to load, or of a kind or
-scorer this version cannot serve yet (refused at start-up, never at the first request).
+scorer this version cannot serve yet, ONNX Runtime missing or broken, --device cuda without a
+working CUDA provider (refused at start-up, never at the first request).
 """
 
 
@@ -92,6 +98,7 @@ def add_parser(sub) -> None:
     p.add_argument("--batch-size", type=int, default=64,
                    help="windows per model call inside the engine (default: 64)")
     add_precision(p)
+    p.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
     p.add_argument("--threads", type=int, default=None,
                    help="onnxruntime intra-op threads (default: all cores)")
     p.add_argument("--pad-edges", action="store_true",
@@ -146,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         distance=args.distance, mask=mask_arg(args.mask), batch_size=args.batch_size,
         annotation_filter=args.annotation_filter,
         threads=args.threads, pad_edges=args.pad_edges, score_complex=args.score_complex,
-        precision=args.precision, max_allele_length=args.max_allele_length,
+        precision=args.precision, device=args.device, max_allele_length=args.max_allele_length,
         **track_settings(args)))
         for name in models]
     level = logging.getLogger().getEffectiveLevel()

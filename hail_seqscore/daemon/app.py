@@ -128,8 +128,8 @@ class ScoringService:
         self.metrics.ready.set(1)
         for m in self.models.models:
             e = m.entry
-            log.info("model %s %s (%s/%s) loaded (providers: %s)", e["name"], e["version"],
-                     e["kind"], e["scorer"], ", ".join(e["execution_providers"]))
+            log.info("model %s %s (%s/%s) loaded: %s", e["name"], e["version"],
+                     e["kind"], e["scorer"], e["runs_on"])
         log.info("%d model(s) loaded in %.1f s; the default is %s", len(self.models.models),
                  time.perf_counter() - t0, self.models.default.name)
 
@@ -308,11 +308,12 @@ def create_app(engines: Engine | Sequence[Engine], settings: ServeSettings | Non
     async def health() -> Response:
         return reply({"status": "ok", "version": __version__})
 
-    @app.get(READY_PATH, summary="Ready (200 only once every model is loaded)")
+    @app.get(READY_PATH, summary="Ready (200 only once every model's session exists, on the "
+                                 "execution provider GET /v1/models reports)")
     async def ready(request: Request) -> Response:
         svc.authorize(request)
         ms = svc.models
-        if svc.ready:
+        if svc.ready:     # every model's session exists, on the provider /v1/models reports
             return reply({"status": "ready", "models": ms.names()})
         status = "failed" if svc.load_error else "loading"
         return reply({"status": status, "error": svc.load_error, "loaded": len(ms.models),

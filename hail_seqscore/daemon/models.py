@@ -72,6 +72,9 @@ def load_model(engine: Engine, default: bool = False) -> ServedModel:
     prov = engine.provenance()
     entry = dict(session.provenance())
     entry["execution_providers"] = entry.pop("providers")
+    entry["runs_on"] = session.describe()
+    prov = {**prov, "execution_provider": entry["execution_provider"],
+            "device": entry["device"]}
     cap = int(engine.max_allele_length())
     entry.update(max_allele_length=cap, default=default,
                  output=result_schema(spec.kind, spec.scorer), provenance=prov)

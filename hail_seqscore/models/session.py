@@ -166,6 +166,11 @@ class ModelSession:
             self._sha256 = sha256_file(self.path)
         return self._sha256
 
+    @property
+    def fell_back(self) -> list[str]:
+        """GPU providers chosen (device auto) that onnxruntime could not create."""
+        return [p for p in self.chosen if p in dev.GPU_PROVIDERS and p not in self.providers]
+
     def describe(self) -> str:
         """One line: the provider that runs this model (for stderr and logs)."""
         return dev.describe(self.providers, self.device, self.chosen)
