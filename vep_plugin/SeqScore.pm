@@ -77,12 +77,19 @@ by a seqscore daemon
                 |loss| for Pangolin.  (distance, mask and cutoff do not apply to
                 track models, which refuse them.)
  split_output : 1 = one field per score (TOOL_pred_DS_AG, ..., Pangolin_gain,
-                ...); always on for VCF output; track models always write all
-                their fields
+                ...) in tab output, as VEP's SpliceAI plugin (which also takes
+                yes, true, on; 0, no, false, off keep the joined field, where
+                SpliceAI.pm would split for any value); always on for VCF
+                output, no effect on JSON output; track models always write
+                all their fields
  batch        : most alleles in one HTTP request (default 500; 1 = one
                 request per variant)
  timeout      : seconds to wait for one HTTP answer (default 1800: a request of
                 `batch` alleles must be scored within it)
+ retry_for    : seconds to wait for a daemon that stops answering mid-run
+                (restarted, still loading its model) before the alleles of
+                the request get TOOL_error=DAEMON_UNAVAILABLE (default 60;
+                0 = no wait)
  token_file   : file whose first line is the daemon's bearer token
 
 =head1 OUTPUT FIELDS
@@ -168,12 +175,31 @@ by a seqscore daemon
 
  Daemon unreachable when VEP starts, wrong token, unknown model: new() dies
  naming the URL and the cause (with --safe VEP stops); a daemon still loading
- its model is waited for.  Daemon lost mid-run: each request is retried (0.5,
- 1, 2 s apart; 503 answers after their Retry-After), then the alleles of that
- request get TOOL_error=DAEMON_UNAVAILABLE:... and one warning is printed;
- later buffers try again once each, so a restarted daemon is picked up.  A
+ its model is waited for.  Daemon lost mid-run (crashed, restarted): the
+ request is sent once more at once, then GET /v1/ready is polled every 0.5 s
+ for up to retry_for seconds (default 60) and the request sent again when the
+ daemon is ready; a busy daemon's 503 answers are retried after their
+ Retry-After.  When the wait runs out, the alleles of that request get
+ TOOL_error=DAEMON_UNAVAILABLE:... naming the request (its first and last
+ allele) and the last answer, and one warning is printed; later requests try
+ once each without waiting, so a daemon started again later is picked up.  A
  daemon restarted with another model: TOOL_error=MODEL_CHANGED.  A request
  the daemon finds too large (413) is split in halves.
+
+ Alleles that cannot be scored get TOOL_error=UNSUPPORTED_VARIANT:... (the
+ code the daemon and `seqscore score` use) saying why: '*' (a deletion given
+ on another line), symbolic alleles such as <DEL> and <DUP> (VEP's structural
+ variants: every line of them), breakends, '.'.
+
+ Summary: at the end VEP's parent process prints one line per SeqScore line
+ (unless --quiet): alleles scored, HTTP requests and connections made during
+ the run (not the start-up check), over every --fork worker (workers append
+ their counts to a temporary file the parent reads and deletes).
+
+=head1 CONTACT
+
+ hail-seqscore's issue tracker (the project's README names it); for VEP
+ itself, Ensembl <http://www.ensembl.org/info/about/contact/index.html>.
 
 =head1 EXAMPLES
 
@@ -196,17 +222,19 @@ use POSIX ();
 use Scalar::Util qw(blessed);
 use Socket qw(IPPROTO_TCP TCP_NODELAY);
 use Time::HiRes ();
+use Fcntl ();
+use File::Temp ();
 
 use Bio::EnsEMBL::Variation::Utils::BaseVepPlugin;
 use base qw(Bio::EnsEMBL::Variation::Utils::BaseVepPlugin);
 
-our $VERSION = '0.2.0';
+our $VERSION = '0.3.0';
 
 my @DS_KEYS = qw(DS_AG DS_AL DS_DG DS_DL);
 my @DP_KEYS = qw(DP_AG DP_AL DP_DG DP_DL);
-my @PARAMS = qw(url model prefix tracks distance mask cutoff split_output batch timeout token_file);
-my %DEFAULTS = (url => 'http://127.0.0.1:8642', batch => 500, timeout => 1800, split_output => 0);
-my @BACKOFF = (0.5, 1, 2);           # seconds between attempts after a lost connection
+my @PARAMS = qw(url model prefix tracks distance mask cutoff split_output batch timeout retry_for token_file);
+my %DEFAULTS = (url => 'http://127.0.0.1:8642', batch => 500, timeout => 1800, split_output => 0, retry_for => 60);
+my $READY_POLL = 0.5;                # seconds between GET /v1/ready while a lost daemon is waited for
 my $MAX_BUSY_RETRIES = 20;           # 503 answers (queue full) retried this often
 my $MAX_RETRY_AFTER = 30;            # cap on a daemon's Retry-After, seconds
 my $CACHE_MIN = 10_000;              # the result cache holds max(this, 4 x batch) alleles
@@ -271,11 +299,15 @@ sub check_params {
       unless $o{distance} =~ /^\d+$/ && $o{distance} <= 4999;
     $o{distance} += 0;
   }
-  for my $flag (qw(mask split_output)) {
-    next unless defined $o{$flag};
-    die "ERROR: SeqScore: $flag must be 0 or 1, got '$o{$flag}'\n" unless $o{$flag} =~ /^[01]$/;
-    $o{$flag} += 0;
+  if (defined $o{mask}) {
+    die "ERROR: SeqScore: mask must be 0 or 1, got '$o{mask}'\n" unless $o{mask} =~ /^[01]$/;
+    $o{mask} += 0;
   }
+  # SpliceAI.pm turns split_output on for any value it is given; the values its users write
+  # (1, yes, true, on) do so here too, and 0 (no, false, off) keeps the joined field
+  die "ERROR: SeqScore: split_output must be 1 (or yes, true, on) or 0 (no, false, off), got '$o{split_output}'\n"
+    unless $o{split_output} =~ /^(?:[01]|yes|no|true|false|on|off)$/i;
+  $o{split_output} = $o{split_output} =~ /^(?:1|yes|true|on)$/i ? 1 : 0;
   if (defined $o{cutoff}) {
     die "ERROR: SeqScore: cutoff must be a number from 0 to 1, got '$o{cutoff}'\n"
       unless $o{cutoff} =~ /^(?:\d+\.?\d*|\.\d+)$/ && $o{cutoff} <= 1;
@@ -285,7 +317,9 @@ sub check_params {
     unless $o{batch} =~ /^\d+$/ && $o{batch} >= 1 && $o{batch} <= 100_000;
   die "ERROR: SeqScore: timeout must be a positive number of seconds, got '$o{timeout}'\n"
     unless $o{timeout} =~ /^(?:\d+\.?\d*|\.\d+)$/ && $o{timeout} > 0;
-  $o{$_} += 0 for qw(batch timeout);
+  die "ERROR: SeqScore: retry_for must be a number of seconds from 0 (no wait) to 86400, got '$o{retry_for}'\n"
+    unless $o{retry_for} =~ /^(?:\d+\.?\d*|\.\d+)$/ && $o{retry_for} <= 86400;
+  $o{$_} += 0 for qw(batch timeout retry_for);
 
   if (defined $o{token_file}) {
     open(my $fh, '<', $o{token_file})
@@ -316,10 +350,13 @@ sub new {
                 : ($format eq 'vcf' || $self->{opt}{split_output}) ? 'split'
                 : 'joined';
   $self->{quiet} = $config->{quiet};
+  $self->{safe} = $config->{safe};
 
   $self->{client} = SeqScore::Client->new(%{ $self->{opt} });
   $self->{cache} = SeqScore::Cache->new(max($CACHE_MIN, 4 * $self->{opt}{batch}));
-  $self->{stats} = { requests => 0, alleles => 0, prefetches => 0, fallbacks => 0 };
+  $self->{stats} = { requests => 0, alleles => 0, prefetches => 0, fallbacks => 0, unavailable => 0 };
+  $self->{pid} = $self->{owner} = $$;    # forked VEP workers report their counts to the owner
+  $self->{stats_file} = run_stats_file() unless $self->{quiet};
   $self->{provenance} = $self->_check_daemon;
 
   my $m = $self->{provenance};
@@ -346,13 +383,16 @@ sub feature_types {
   return ref $self && $self->{tracks} ? ['Feature', 'Intergenic'] : ['Transcript'];
 }
 
+# Structural variants (<DEL>, <DUP>, breakends) too: their lines get TOOL_error=UNSUPPORTED_VARIANT.
+sub variant_feature_types { return ['VariationFeature', 'StructuralVariationFeature'] }
+
 # Dies unless the daemon answers /v1/ready and serves the requested model; returns that model's
 # entry of GET /v1/models ({name, version, sha256, kind, scorer, ...}).
 sub _check_daemon {
   my $self = shift;
   my $c = $self->{client};
   my $hint = "Start it first (seqscore serve --port PORT ...) and pass its address as "
-           . "url=http://127.0.0.1:PORT; run VEP with --safe so a failing plugin stops the run.";
+           . "url=http://127.0.0.1:PORT" . ($self->{safe} ? '.' : "; run VEP with --safe so a failing plugin stops the run.");
   my $t = $self->{opt}{timeout};
   $c->{http}->timeout($t < 30 ? $t : 30);      # start-up answers are quick; do not hang VEP
   my $r = $c->request('GET', '/v1/ready');
@@ -379,6 +419,7 @@ sub _check_daemon {
   my ($model, $prov) = pick_model($r->{data}, $self->{opt}{model}, $c->{base});
   $self->{daemon_provenance} = $prov;
   $c->forget_connection;   # so forked VEP processes never share the start-up socket
+  $c->{connections} = 0;   # the summary counts the connections of the run, not this probe
   $c->{http}->timeout($t);
   return $model;
 }
@@ -422,10 +463,13 @@ sub _provenance_text {
 sub run {
   my ($self, $tva) = @_;
   my $vf = $tva->base_variation_feature;
+  my $err_field = $self->{names}{error};
+  if (ref($vf) =~ /StructuralVariation/) {    # <DEL>, <DUP>, breakends: no sequence to score
+    return error_fields($self->{mode}, structural_variant_error($vf, $tva), $err_field);
+  }
   my $allele = $tva->can('variation_feature_seq') ? $tva->variation_feature_seq : undef;
   return {} unless defined $allele;
 
-  my $err_field = $self->{names}{error};
   my ($var, $err) = vcf_variant($vf, $allele);
   return error_fields($self->{mode}, $err, $err_field) if $err;
   my $key = variant_key($var);
@@ -455,6 +499,7 @@ sub run {
 # Score every allele of the current input buffer (or just this variant) not yet in the cache.
 sub _prefetch {
   my ($self, $vf, $var) = @_;
+  $self->_note_process;
   my $buffer = current_input_buffer();
   my @vfs = $buffer ? @{ $buffer->buffer || [] } : ();
   if (@vfs) { $self->{stats}{prefetches}++ } else { $self->{stats}{fallbacks}++ }
@@ -491,6 +536,7 @@ sub _prefetch {
       else                            { $self->{cache}->put($k, $outcomes->[$i]) }
     }
   }
+  $self->_report_worker_stats;
 }
 
 # One outcome per variant: the daemon's result, or {error, transient => 1} when the whole
@@ -509,18 +555,24 @@ sub _score_chunk {
     return [ @{ $self->_score_chunk([ @$chunk[0 .. $half - 1] ]) },
              @{ $self->_score_chunk([ @$chunk[$half .. $#$chunk] ]) } ];
   }
+  $self->{stats}{unavailable} += @$chunk;
   return [ map { { error => $error, transient => 1 } } @$chunk ];
 }
 
 # One POST /v1/score with retries; returns (\@results in input order) or (undef, $error).
+# A lost daemon (no answer, 502/504, 503 without Retry-After) gets one immediate retry on a
+# fresh connection, then is waited for: GET /v1/ready every 0.5 s for up to retry_for seconds
+# (a restarted daemon loads its model first), and the request is sent again once it is ready.
+# After a wait that ran out, later requests try once each without waiting.
 sub _score {
   my ($self, $variants) = @_;
   my $c = $self->{client};
   my $body = request_body($variants, $self->{opt});
-  my ($lost_tries, $busy_tries, $last) = (0, 0, undef);
-  my $max_lost = $self->{lost} ? 1 : 1 + @BACKOFF;
+  my $what = describe_request($variants);
+  my ($attempts, $busy_tries, $last, $ready, $t0, $deadline) = (0, 0, undef, undef, undef, undef);
   while (1) {
     $self->{stats}{requests}++;
+    $attempts++;
     my $r = $c->request('POST', '/v1/score', $body);
     if ($r->{status} == 200) {
       my ($results, $err) = parse_response($r->{data}, $variants);
@@ -534,8 +586,9 @@ sub _score {
       }
       if ($results) {
         $self->{stats}{alleles} += @$variants;
-        if ($self->{lost}) {
-          warn "$self->{tag}: the seqscore daemon at $c->{base} answers again\n" unless $self->{quiet};
+        if ($self->{lost} || defined $t0) {
+          warn sprintf("%s: the seqscore daemon at %s answers again%s\n", $self->{tag}, $c->{base},
+                       defined $t0 ? sprintf(' after %.1f s', Time::HiRes::time() - $t0) : '') unless $self->{quiet};
           $self->{lost} = 0;
         }
       }
@@ -549,10 +602,20 @@ sub _score {
       Time::HiRes::sleep($wait > $MAX_RETRY_AFTER ? $MAX_RETRY_AFTER : $wait);
       next;
     }
-    if (grep { $r->{status} == $_ } 599, 502, 503, 504) {
-      $lost_tries++;
-      last if $lost_tries >= $max_lost;
-      Time::HiRes::sleep($BACKOFF[$lost_tries - 1]);
+    if (is_lost($r)) {
+      last if $self->{lost};                  # known lost: one try per request, no wait
+      $c->forget_connection;
+      next if $attempts == 1;                 # a stale kept-alive connection: once more, at once
+      last if $self->{opt}{retry_for} <= 0;
+      unless (defined $t0) {
+        $t0 = Time::HiRes::time();
+        $deadline = $t0 + $self->{opt}{retry_for};
+        warn "$self->{tag}: no answer from the seqscore daemon at $c->{base} to $what (" . describe_failure($r)
+           . "); waiting up to $self->{opt}{retry_for} s for GET /v1/ready (retry_for=)\n" unless $self->{quiet};
+      }
+      last if Time::HiRes::time() >= $deadline;
+      ($ready) = $self->_wait_ready($deadline);
+      last if is_lost($ready);
       next;
     }
     # a definite answer the daemon will repeat (400, 401, 413, 500, ...): no retry
@@ -563,28 +626,99 @@ sub _score {
       warn "$self->{tag}: $msg\n" unless $self->{model_changed}++;
       return (undef, { code => 'MODEL_CHANGED', message => $msg });
     }
-    return (undef, error_from_response($r));
+    return (undef, error_from_response($r, $what));
   }
-  my $msg = sprintf('no answer from the seqscore daemon at %s after %d attempt%s (%s)',
-                    $c->{base}, $lost_tries + $busy_tries, ($lost_tries + $busy_tries == 1 ? '' : 's'),
+  my $msg = sprintf('no answer from the seqscore daemon at %s to %s after %d attempt%s%s: %s',
+                    $c->{base}, $what, $attempts, ($attempts == 1 ? '' : 's'),
+                    (defined $t0 ? sprintf(' and %.1f s waiting for it (retry_for=%s)', Time::HiRes::time() - $t0,
+                                           $self->{opt}{retry_for}) : ''),
                     describe_failure($last));
+  $msg .= '; GET /v1/ready: ' . describe_failure($ready)
+    if $ready && is_lost($ready) && describe_failure($ready) ne describe_failure($last);
   unless ($self->{lost}) {
-    warn "$self->{tag}: $msg; the alleles of this buffer carry $self->{names}{error}=DAEMON_UNAVAILABLE. "
-       . "Restart the daemon (later buffers try again) or stop VEP.\n";
+    warn "$self->{tag}: $msg; the alleles of this request carry $self->{names}{error}=DAEMON_UNAVAILABLE. "
+       . "Later requests try once each without waiting: restart the daemon, or stop VEP.\n";
     $self->{lost} = 1;
   }
   return (undef, { code => 'DAEMON_UNAVAILABLE', message => $msg });
 }
 
+# GET /v1/ready every $READY_POLL s until the daemon answers (200, or a definite refusal such as
+# 401 that the request will then get too) or $deadline passes; returns its last answer.
+sub _wait_ready {
+  my ($self, $deadline) = @_;
+  my $c = $self->{client};
+  my $t = $self->{opt}{timeout};
+  $c->{http}->timeout($t < 5 ? $t : 5);      # a ready check is quick
+  my $r;
+  while (1) {
+    $self->{stats}{ready_polls}++;
+    $r = $c->request('GET', '/v1/ready');
+    last unless is_lost($r);       # 503 while it loads its model counts as not yet there
+    my $left = $deadline - Time::HiRes::time();
+    last if $left <= 0;
+    Time::HiRes::sleep($left < $READY_POLL ? $left : $READY_POLL);
+  }
+  $c->{http}->timeout($t);
+  return ($r);
+}
+
+# A forked VEP worker (a pid other than the last seen) opens its own connection and counts
+# from here: the counts it inherited belong to its parent.
+sub _note_process {
+  my $self = shift;
+  return if $self->{pid} == $$;
+  $self->{pid} = $$;
+  $self->{client}->forget_connection;
+  $self->{reported} = { %{ $self->{stats} }, connections => $self->{client}{connections} };
+}
+
+# VEP calls finish() in its parent process only: a forked worker appends what it counted since
+# its last report to the run's stats file, for the parent's summary line.
+sub _report_worker_stats {
+  my $self = shift;
+  return if $$ == $self->{owner} || !$self->{stats_file};
+  my %now = (%{ $self->{stats} }, connections => $self->{client}{connections});
+  my $base = $self->{reported} || {};
+  my @delta = map { "$_=" . (($now{$_} || 0) - ($base->{$_} || 0)) } sort keys %now;
+  return unless grep { !/=0$/ } @delta;
+  open(my $fh, '>>', $self->{stats_file}) or return;
+  flock($fh, Fcntl::LOCK_EX());
+  print $fh join(' ', $$, @delta), "\n";
+  close $fh;
+  $self->{reported} = \%now;
+}
+
 sub finish {
   my $self = shift;
-  my $s = $self->{stats};
-  return if $self->{quiet} || !$s->{requests};
-  warn sprintf("SeqScore: %d alleles scored in %d HTTP requests over %d connections "
-             . "(%d buffer prefetches, %d per-variant requests); model %s, fields %s_*, %s\n",
-               $s->{alleles}, $s->{requests}, $self->{client}{connections},
-               $s->{prefetches}, $s->{fallbacks}, $self->{provenance}{name} // '?',
-               $self->{names}{stem}, $self->{names}{error});
+  return if $$ != ($self->{owner} // $$);    # a forked worker (VEP does not call this in them)
+  my %s = (%{ $self->{stats} }, connections => $self->{client}{connections});
+  my %workers;
+  if (my $file = delete $self->{stats_file}) {
+    if (open(my $fh, '<', $file)) {
+      while (<$fh>) {
+        my ($pid, @kv) = split;
+        $workers{$pid} = 1;
+        for (@kv) { my ($k, $v) = split /=/; $s{$k} += $v if defined $v && $v =~ /^-?\d+$/ }
+      }
+      close $fh;
+    }
+    unlink $file;
+  }
+  return if $self->{quiet} || !$s{requests};
+  my $n = keys %workers;
+  warn sprintf("SeqScore: %d alleles scored in %d HTTP requests over %d connections%s "
+             . "(%d buffer prefetches, %d per-variant requests)%s; model %s, fields %s_*, %s\n",
+               $s{alleles}, $s{requests}, $s{connections},
+               ($n ? sprintf(' by %d forked process%s', $n, $n == 1 ? '' : 'es') : ''),
+               $s{prefetches}, $s{fallbacks},
+               ($s{unavailable} ? "; $s{unavailable} alleles unscored by failed requests ($self->{names}{error})" : ''),
+               $self->{provenance}{name} // '?', $self->{names}{stem}, $self->{names}{error});
+}
+
+sub DESTROY {
+  my $self = shift;
+  unlink $self->{stats_file} if $self->{stats_file} && $self->{owner} && $$ == $self->{owner};
 }
 
 # ---- pure helpers (tested in t/00-pure.t) ----------------------------------------------------
@@ -644,6 +778,9 @@ sub vcf_variant {
   return (undef, { code => 'INVALID_VARIANT', message => "$where has no chromosome, start or alleles" })
     unless defined $chrom && defined $start && defined $ref && defined $alt;
   ($ref, $alt) = (uc $ref, uc $alt);
+  if (my $why = unscorable_allele($alt)) {
+    return (undef, { code => 'UNSUPPORTED_VARIANT', message => "$where: ALT $alt $why" });
+  }
   if (($vf->{strand} || 1) < 0) {
     for ($ref, $alt) { next if $_ eq '-'; $_ = reverse $_; tr/ACGTN/TGCAN/ }
   }
@@ -1044,6 +1181,57 @@ sub claim_fields {
   $claims->{$_} = { params => $params, model => $model } for $names->{stem}, $names->{error};
 }
 
+# No answer from the daemon, or the answer of something in front of it (a proxy) while it is gone.
+sub is_lost { my $r = shift; return scalar grep { $r->{status} == $_ } 599, 502, 503, 504 }
+
+# The file forked workers append their counts to (finish()); undef where none can be made.
+sub run_stats_file {
+  my ($fh, $path) = eval { File::Temp::tempfile('seqscore-vep-stats-XXXXXXXX', TMPDIR => 1, UNLINK => 0) };
+  return undef unless $fh;
+  close $fh;
+  return $path;
+}
+
+# The request a message is about: POST /v1/score of 2 alleles (21:100:A>C to 21:180:G>GT).
+sub describe_request {
+  my $vs = shift;
+  my $show = sub { my $v = shift; my ($r, $a) = map { length > 12 ? substr($_, 0, 10) . '..' : $_ } @{$v}{qw(ref alt)};
+                   return "$v->{chrom}:$v->{pos}:$r>$a" };
+  my $n = @$vs;
+  return sprintf('POST /v1/score of %d allele%s (%s)', $n, $n == 1 ? '' : 's',
+                 $n == 1 ? $show->($vs->[0]) : $show->($vs->[0]) . ' to ' . $show->($vs->[-1]));
+}
+
+=head2 unscorable_allele / structural_variant_error
+
+  Description: Why an ALT allele has no sequence a model could score ('*': a deletion given on
+               another line; <DEL> and other symbolic alleles; breakends; '.'), or undef; and
+               the error of a structural variant's line.  Both are UNSUPPORTED_VARIANT, the code
+               the daemon and `seqscore score` give such alleles.
+
+=cut
+
+sub unscorable_allele {
+  my $alt = shift;
+  return "is a deletion's placeholder ('*': the deleted bases are given on another line); not scored" if $alt eq '*';
+  return 'is a symbolic allele (a structural variant); only sequence alleles (A, C, G, T, N) are scored' if $alt =~ /^<.*>$/;
+  return 'is a breakend; only sequence alleles (A, C, G, T, N) are scored' if $alt =~ /[\[\]]|^\.\S|\S\.$/;
+  return 'is missing; not scored' if $alt eq '.' || $alt eq '';
+  return 'is symbolic; only sequence alleles (A, C, G, T, N) are scored' if $alt =~ /[*<>.]/;
+  return undef;
+}
+
+sub structural_variant_error {
+  my ($svf, $svoa) = @_;
+  my $alt = $svoa && $svoa->can('symbolic_allele') ? $svoa->symbolic_allele : undef;
+  $alt = blessed($svf) && $svf->can('allele_string') ? $svf->allele_string : $svf->{allele_string} unless defined $alt;
+  my $class = blessed($svf) && $svf->can('class_SO_term') ? $svf->class_SO_term : $svf->{class_SO_term};
+  my $chrom = $svf->{chr} // (blessed($svf) && $svf->can('seq_region_name') ? $svf->seq_region_name : '?');
+  return { code => 'UNSUPPORTED_VARIANT',
+           message => sprintf('%s:%s-%s: ALT %s is a structural variant%s; only sequence alleles (A, C, G, T, N) are scored',
+                              $chrom, $svf->{start} // '?', $svf->{end} // '?', $alt // '?', $class ? " ($class)" : '') };
+}
+
 sub describe_failure {
   my $r = shift;
   return 'no request made' unless $r;
@@ -1059,12 +1247,12 @@ sub describe_failure {
 }
 
 sub error_from_response {
-  my $r = shift;
+  my ($r, $what) = @_;
   my $body_code = ref $r->{data} eq 'HASH' && ref $r->{data}{error} eq 'HASH' ? $r->{data}{error}{code} : undef;
   my $code = $r->{status} == 401 || $r->{status} == 403 ? 'UNAUTHORIZED'
            : $body_code ? $body_code
            : $r->{status} == 413 ? 'PAYLOAD_TOO_LARGE' : "HTTP_$r->{status}";
-  return { code => $code, message => 'POST /v1/score: ' . describe_failure($r) };
+  return { code => $code, message => ($what || 'POST /v1/score') . ': ' . describe_failure($r) };
 }
 
 # ---- regulatory track models ---------------------------------------------------------------------

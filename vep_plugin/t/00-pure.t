@@ -32,7 +32,10 @@ my @bad = (
   [{ distance => '-1' }, qr/distance must be/],
   [{ distance => '1.5' }, qr/distance must be/],
   [{ mask => '2' }, qr/mask must be 0 or 1, got '2'/],
-  [{ split_output => 'yes' }, qr/split_output must be 0 or 1/],
+  [{ split_output => 'maybe' }, qr/split_output must be 1 \(or yes, true, on\) or 0 \(no, false, off\), got 'maybe'/],
+  [{ retry_for => '-1' }, qr/retry_for must be a number of seconds from 0 \(no wait\) to 86400, got '-1'/],
+  [{ retry_for => 'soon' }, qr/retry_for must be/],
+  [{ retry_for => '100000' }, qr/retry_for must be/],
   [{ cutoff => '1.5' }, qr/cutoff must be a number from 0 to 1, got '1.5'/],
   [{ cutoff => 'high' }, qr/cutoff must be/],
   [{ batch => '0' }, qr/batch must be an integer from 1/],
@@ -50,6 +53,19 @@ for my $case (@bad) {
   like($@, $case->[1], 'rejects ' . join(',', %{ $case->[0] }));
 }
 is(SeqScore::check_params({ prefix => 'SeqScore_v2' })->{prefix}, 'SeqScore_v2', 'prefix accepted');
+is(SeqScore::check_params({})->{retry_for}, 60, 'retry_for: 60 s by default');
+is_deeply([map { SeqScore::check_params({ retry_for => $_ })->{retry_for} } '0', '2.5', '600'], [0, 2.5, 600], '... 0 (no wait), fractions, minutes');
+is_deeply([map { SeqScore::check_params({ split_output => $_ })->{split_output} } qw(1 yes True ON 0 no false Off)], [1, 1, 1, 1, 0, 0, 0, 0],
+          'split_output: 1, yes, true, on (as SpliceAI.pm) turn it on; 0, no, false, off keep it off');
+is(SeqScore::unscorable_allele('*'), "is a deletion's placeholder ('*': the deleted bases are given on another line); not scored", "unscorable: '*'");
+like(SeqScore::unscorable_allele('<DEL>'), qr/^is a symbolic allele \(a structural variant\)/, '... <DEL>');
+like(SeqScore::unscorable_allele('G]17:198982]'), qr/^is a breakend/, '... a breakend');
+like(SeqScore::unscorable_allele('.A'), qr/^is a breakend/, '... a single breakend');
+is(SeqScore::unscorable_allele('.'), 'is missing; not scored', "... '.'");
+is_deeply([map { SeqScore::unscorable_allele($_) } qw(A ACGTN -)], [undef, undef, undef], '... not bases (or the - of an indel)');
+is(SeqScore::describe_request([{ chrom => '21', pos => 5, ref => 'A', alt => 'C' }]), 'POST /v1/score of 1 allele (21:5:A>C)', 'describe_request: one allele');
+is(SeqScore::describe_request([{ chrom => '21', pos => 5, ref => 'A', alt => 'C' }, { chrom => '21', pos => 9, ref => 'A', alt => 'ACGTACGTACGTAC' }]),
+   'POST /v1/score of 2 alleles (21:5:A>C to 21:9:A>ACGTACGTAC..)', '... several: the first and the last, long alleles cut');
 is(SeqScore::check_params({ tracks => 'FANTOM_CAGE+/ENCODE_CAGE-' })->{tracks}, 'FANTOM_CAGE+/ENCODE_CAGE-', 'tracks accepted (checked against the model in new())');
 open(my $fh, '>', "$tmp/empty") or die; close $fh;
 eval { SeqScore::check_params({ token_file => "$tmp/empty" }) };
@@ -64,8 +80,11 @@ my $free = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPor
 my $port = $free->sockport;
 close $free;    # nothing listens there now
 eval { SeqScore->new({}, "url=http://127.0.0.1:$port", 'timeout=5') };
-like($@, qr{seqscore daemon at http://127\.0\.0\.1:$port is not ready .*GET /v1/ready.*--safe}s,
-     'unreachable daemon: new() dies naming the url and --safe');
+like($@, qr{seqscore daemon at http://127\.0\.0\.1:$port is not ready .*GET /v1/ready.*run VEP with --safe}s,
+     'unreachable daemon: new() dies naming the url and advising --safe');
+eval { SeqScore->new({ safe => 1 }, "url=http://127.0.0.1:$port", 'timeout=5') };
+like($@, qr{seqscore daemon at http://127\.0\.0\.1:$port is not ready .*GET /v1/ready}s, 'with --safe: the same message');
+unlike($@, qr/--safe/, '... not advising --safe, which is set');
 
 # ---- vcf_variant: VEP's trimmed alleles back to VCF form -----------------------------------------
 sub back { my ($vf, $i) = @_; my @a = SeqScore::alt_alleles($vf); return SeqScore::vcf_variant($vf, $a[$i]) }

@@ -1,6 +1,7 @@
 # --fork: VEP builds the plugin once and forks workers that each write a chunk of the buffer.
 # Each worker must open its own connection (never the parent's socket) and write the same
-# fields as an unforked run.
+# fields as an unforked run.  VEP calls finish() in the parent only: its one summary line
+# holds the workers' counts (they append them to a per-run file the parent reads and deletes).
 use strict;
 use warnings;
 use FindBin;
@@ -56,8 +57,49 @@ my $want = $strip->(run_buffer($serial, \@items));
 is_deeply([map { @{ $_->{lines} } } @got], $want, 'forked workers write the same fields as one process');
 ok(scalar(grep { defined $_->{SpliceAI_pred} } @$want) > 100, '... and those hold scores');
 is_deeply([map { $_->{stats}{requests} } @got], [1, 1], 'one request per worker chunk');
-is_deeply([map { $_->{connections} } @got], [2, 2], 'each worker opened its own connection');
+is_deeply([map { $_->{connections} } @got], [1, 1], 'each worker opened its own connection (the start-up probe not counted)');
 isnt($got[0]{port}, $got[1]{port}, '... from different local ports');
+
+# the summary of a forked run: one line in the parent with every worker's counts.  The workers
+# leave as VEP's do (exit: global destruction runs in them, and must not delete the parent's file)
+{
+  my @warnings;
+  local $SIG{__WARN__} = sub { push @warnings, $_[0] };
+  my $pf = SeqScore->new({ quiet => 0 }, 'url=' . $d->url);
+  my $file = $pf->{stats_file};
+  ok($file && -e $file, 'new() makes the run\'s stats file');
+  my @kids;
+  for my $chunk (@chunks) {
+    my $pid = fork // die;
+    if (!$pid) {
+      run_buffer($pf, $chunk);
+      run_buffer($pf, [[vf_from_vcf('21', 25592783, 'G', ['GAC']), ['MRPL39']]]);   # a second buffer
+      exit 0;
+    }
+    push @kids, $pid;
+  }
+  waitpid($_, 0) for @kids;
+  ok(-e $file, 'the workers left the stats file to the parent');
+  my $alleles = 0;
+  $alleles += $_->{stats}{alleles} for @got;
+  @warnings = ();
+  $pf->finish;
+  is(scalar(@warnings), 1, 'finish() in the parent: one summary line for the whole run') or diag explain \@warnings;
+  like($warnings[0] // '', qr/^SeqScore: @{[$alleles + 2]} alleles scored in 4 HTTP requests over 2 connections by 2 forked processes \(4 buffer prefetches, 0 per-variant requests\); model toy, fields SpliceAI_\*, SeqScore_error$/,
+       "... with the workers' alleles ($alleles + 2), requests, connections and processes");
+  ok(!-e $file, '... and deletes the stats file');
+
+  # a run in one process writes the same line without "forked"
+  @warnings = ();
+  my $p1 = SeqScore->new({ quiet => 0 }, 'url=' . $d->url);
+  run_buffer($p1, $chunks[0]);
+  $p1->finish;
+  like(join('', @warnings), qr/^SeqScore: \d+ alleles scored in 1 HTTP requests over 1 connections \(1 buffer prefetches/,
+       'one process: its own counts, the start-up probe not among the connections');
+
+  my $pq = SeqScore->new({ quiet => 1 }, 'url=' . $d->url);
+  ok(!$pq->{stats_file}, '--quiet: no stats file (no summary to write)');
+}
 
 # a busy daemon (queue of 10, filled by several workers at once) answers 503 + Retry-After:
 # the workers wait as told and retry, and every allele still gets its scores

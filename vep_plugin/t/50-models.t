@@ -129,7 +129,7 @@ like($hp->{SeqScore_pred_DS_AG}, qr/^SpliceAI delta score .*model toy 0 \(sha256
   ok($s[0] > 20 && $o[0] > 20, '... both present');
   is_deeply([$p1->{stats}{requests}, $p2->{stats}{requests}], [1, 1], '... one request each');
   isnt($p1->{cache}, $p2->{cache}, '... own caches');
-  is_deeply([$p1->{client}{connections}, $p2->{client}{connections}], [2, 2], '... own connections');
+  is_deeply([$p1->{client}{connections}, $p2->{client}{connections}], [1, 1], '... own connections');
 
   my $p3 = SeqScore->new($config, 'url=' . $ds->url, 'prefix=Second');
   my $l3 = run_buffer([$p1, $p3], $items);

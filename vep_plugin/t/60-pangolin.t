@@ -208,7 +208,7 @@ ok($same > 0 && grep({ $exp_m0->{$_}{value} ne ($exp{indels}{$_}{value} // '') }
   is_deeply([$sdiff, $sstray, @o[1, 2]], [0, 0, 0, 0], "SpliceAI (model=toy) and Pangolin (model=toypango) lines side by side: both right ($ssame + $o[0] lines)");
   ok($ssame > 20 && $o[0] == $n_genes{indels}, '... both present on their genes\' lines (SpliceAI by symbol, Pangolin by gene_id)');
   is_deeply([$ls->{stats}{requests}, $lp->{stats}{requests}], [1, 1], '... one request each');
-  is_deeply([$ls->{client}{connections}, $lp->{client}{connections}], [2, 2], '... own connections');
+  is_deeply([$ls->{client}{connections}, $lp->{client}{connections}], [1, 1], '... own connections');
   isnt($ls->{cache}, $lp->{cache}, '... own caches');
   my $e = run_buffer([$ls, $lp], [[vf_from_vcf('21', 25592783, 'T', ['C']), [{ symbol => 'MRPL39', id => 'ENSG00000154719' }]]]);
   ok($e->[0]{SeqScore_error} && $e->[0]{Pangolin_error}, '... each with its own error field');

@@ -100,6 +100,21 @@ sub start {
   die "seqscore serve not ready after ${wait}s (@cmd):\n" . $self->log_text;
 }
 
+# The same daemon (command, port, log) started again after $delay seconds, without waiting for
+# it: for a plugin that must find it back by itself.  Returns an object that stops it when it
+# goes away.
+sub restart_in {
+  my ($self, $delay) = @_;
+  my $pid = fork;
+  die "fork: $!" unless defined $pid;
+  if (!$pid) {
+    sleep $delay;
+    open(STDOUT, '>>', $self->{log}); open(STDERR, '>&', \*STDOUT);
+    exec(@{ $self->{cmd} }) or POSIX::_exit(127);
+  }
+  return bless { %$self, pid => $pid, owner => $$ }, ref $self;
+}
+
 sub url { $_[0]{url} }
 sub port { $_[0]{port} }
 sub dir { $_[0]{dir} }

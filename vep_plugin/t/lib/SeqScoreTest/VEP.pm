@@ -8,20 +8,21 @@ package SeqScoreTest::VEP;
 use strict;
 use warnings;
 use Exporter 'import';
-our @EXPORT_OK = qw(vf_from_vcf tva run_buffer);
+our @EXPORT_OK = qw(vf_from_vcf svf_from_vcf tva run_buffer);
 
-# VEP trims the first base when it is shared by REF and every ALT of an indel record.
+# VEP trims the first base when it is shared by REF and every ALT of an indel record; a '*'
+# ALT takes no part in that and is kept as it is (Parser::VCF).
 sub vf_from_vcf {
   my ($chrom, $pos, $ref, $alts, %opt) = @_;
   my @alts = @$alts;
   my $is_indel = grep { length($_) != length($ref) } @alts;
   my ($start, $r, @a) = ($pos, $ref, @alts);
   if ($is_indel) {
-    my %first = map { substr($_, 0, 1) => 1 } ($ref, @alts);
+    my %first = map { substr($_, 0, 1) => 1 } grep { !/\*/ } ($ref, @alts);
     if (keys %first == 1) {
       $start++;
       $r = substr($ref, 1) || '-';
-      @a = map { substr($_, 1) || '-' } @alts;
+      @a = map { /\*/ ? $_ : substr($_, 1) || '-' } @alts;
     }
   }
   my $end = $pos + length($ref) - 1;
@@ -32,6 +33,15 @@ sub vf_from_vcf {
     _n_transcripts => defined $opt{transcripts} ? $opt{transcripts} : 1,
     ($opt{slice} ? (slice => $opt{slice}) : ()),
   }, 'SeqScoreTest::VariationFeature';
+}
+
+# A structural variant as VEP's VCF parser makes one from a symbolic ALT (<DEL>, <DUP>, ...):
+# allele_string is the ALT, class_SO_term its type, start/end from POS and END.
+sub svf_from_vcf {
+  my ($chrom, $pos, $end, $alt, $class) = @_;
+  return bless { chr => $chrom, start => $pos + 1, end => $end, strand => 1, allele_string => $alt,
+                 class_SO_term => $class, _line => [$chrom, $pos, '.', 'N', $alt, '.', '.', "END=$end"] },
+               'SeqScoreTest::StructuralVariationFeature';
 }
 
 # One TranscriptVariationAllele per ALT allele and gene: a gene symbol, or {symbol => S, id => ID}
@@ -56,6 +66,15 @@ sub run_buffer {
   $buffer->{_symbols} = \%symbols;
   return $of->get_all_output_hashes_by_InputBuffer($buffer);
 }
+
+package SeqScoreTest::StructuralVariationFeature;   # the name VEP's check matches: ...StructuralVariationFeature
+sub allele_string { return $_[0]{allele_string} }
+sub class_SO_term { return $_[0]{class_SO_term} }
+
+package SeqScoreTest::StructuralVariationOverlapAllele;
+sub base_variation_feature { return $_[0]{svf} }
+sub symbolic_allele { return $_[0]{svf}{allele_string} }
+sub transcript { return $_[0]{transcript} }
 
 package SeqScoreTest::VariationFeature;
 sub allele_string { return $_[0]{allele_string} }
@@ -97,16 +116,28 @@ sub lines_without_buffer {
   return [ map { @{ $self->_hashes_for_vf($_, $plain) } } @$vfs ];
 }
 
+# As VEP's run_plugins: a plugin runs only on the variant feature types it declares (a
+# VariationFeature, a StructuralVariationFeature).
+sub _wants {
+  my ($plugin, $vf) = @_;
+  my $types = $plugin->can('variant_feature_types') ? $plugin->variant_feature_types : ['VariationFeature'];
+  return scalar grep { ref($vf) =~ /(?:^|::)$_$/ } @$types;
+}
+
 sub _hashes_for_vf {
   my ($self, $vf, $buffer) = @_;
   my @out;
-  my @alleles = split m{/}, $vf->{allele_string};
+  my $sv = ref($vf) =~ /StructuralVariationFeature$/;
+  my @alleles = $sv ? ('', $vf->{allele_string}) : split m{/}, $vf->{allele_string};
   for my $i (1 .. $#alleles) {
     for my $gene (@{ $buffer->{_symbols}{"$vf"} || [] }) {
       my $line = { Allele => $alleles[$i], SYMBOL => (ref $gene ? $gene->{symbol} : $gene),
                    (ref $gene ? (Gene => $gene->{id}) : ()), Location => "$vf->{chr}:$vf->{start}", _vf => $vf };
+      my $tva = SeqScoreTest::VEP::tva($vf, $i, $gene);
+      $tva = bless { svf => $vf, transcript => $tva->{transcript} }, 'SeqScoreTest::StructuralVariationOverlapAllele' if $sv;
       for my $plugin (@{ $self->{plugins} }) {
-        my $res = eval { $plugin->run(SeqScoreTest::VEP::tva($vf, $i, $gene), $line) };
+        next unless _wants($plugin, $vf);
+        my $res = eval { $plugin->run($tva, $line) };
         if ($@) { push @{ $self->{warnings} }, $@ }
         elsif ($res) { %$line = (%$line, %$res) }
       }
