@@ -6,7 +6,7 @@ Public names (imported on first use, so ``import hail_seqscore`` stays light):
 * ``Variant``, ``ScoreResult``, ``GeneScore``, ``PangolinScore``, ``TrackEffects``, ``ErrorInfo``
   — the records every front end shares (``records.py``);
 * ``Client`` — the scoring daemon's HTTP client (``client.py``);
-* ``score_table``, ``ScoreCache``, ``ScoreStats`` — Hail (``hail_ops.py``; needs the hail extra).
+* ``score_table``, ``ScoreCache``, ``ScoreStats`` — Hail (the ``hail/`` package; needs the hail extra).
 
 A variant may also be given as ``{"chrom": "17", "pos": 43045615, "ref": "G", "alt": "A"}``.
 """
@@ -20,7 +20,7 @@ _EXPORTS = {
     "Variant": "records", "ScoreResult": "records", "GeneScore": "records",
     "PangolinScore": "records", "TrackEffects": "records", "ErrorInfo": "records",
     "Client": "client",
-    "score_table": "hail_ops", "ScoreCache": "hail_ops", "ScoreStats": "hail_ops",
+    "score_table": "hail.table", "ScoreCache": "hail.table", "ScoreStats": "hail.table",
 }
 __all__ = ["__version__", *_EXPORTS]
 

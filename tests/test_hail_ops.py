@@ -20,7 +20,7 @@ from hail_seqscore import ScoreCache, ScoreStats, score_table  # noqa: E402
 from hail_seqscore.engine import Engine, EngineConfig  # noqa: E402
 from hail_seqscore.errors import (CacheProvenanceError, ConfigError,  # noqa: E402
                                   InputFormatError)
-from hail_seqscore.hail_ops import attach_sequence, reference_genome_from_fasta  # noqa: E402
+from hail_seqscore.hail.reference import attach_sequence, reference_genome_from_fasta  # noqa: E402
 from hail_seqscore.models.registry import models_dir  # noqa: E402
 from hail_seqscore.records import Variant  # noqa: E402
 from toy_models import build_toy_model  # noqa: E402

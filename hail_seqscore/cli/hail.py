@@ -92,14 +92,14 @@ def run(args: argparse.Namespace) -> int:
         print("seqscore hail: error: Hail is not installed; pip install "
               "'hail-seqscore[hail]'", file=sys.stderr)
         return 69
-    from .. import hail_ops  # noqa: PLC0415
+    from ..hail import table as hail_table  # noqa: PLC0415
 
     from ..hail.files import is_uri  # noqa: PLC0415
 
     export = _export_path(args)
     _check_outputs(args, export)
     if not is_uri(args.model):      # a URI is read (and checked) by score_table, after hl.init
-        spec = hail_ops.check_model(args.model)   # not exported, or no Hail output: before Spark
+        spec = hail_table.check_model(args.model)   # not exported, or no Hail output: before Spark
         if export and spec.kind == "tracks":
             raise ConfigError(f"--export-vcf: VCF export of a track model's scores ({spec.name}) "
                               "is not available from Hail; the table holds them (effects, "
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     hl.init(**kwargs)
     existed = _exists(args.output)
     try:
-        return _run(hl, hail_ops, args, export)
+        return _run(hl, hail_table, args, export)
     except BaseException as exc:
         if not existed:                 # never remove what this run did not create
             _remove_incomplete(args.output)
@@ -140,10 +140,10 @@ def _remove_incomplete(output: str, *, whole_too: bool = False) -> None:
         log.warning("could not remove the incomplete output %s: %s", path, exc)
 
 
-def _run(hl, hail_ops, args, export: str | None) -> int:
-    data, source, n_in, recode = _read_input(hl, hail_ops, args)
-    cache = hail_ops.ScoreCache(args.cache) if args.cache else None
-    out = hail_ops.score_table(data, model=args.model, reference=args.reference,
+def _run(hl, hail_table, args, export: str | None) -> int:
+    data, source, n_in, recode = _read_input(hl, hail_table, args)
+    cache = hail_table.ScoreCache(args.cache) if args.cache else None
+    out = hail_table.score_table(data, model=args.model, reference=args.reference,
                                annotation=args.annotation, distance=args.distance,
                                mask=mask_arg(args.mask), name=args.name, cache=cache,
                                batch_size=args.batch_size, precision=args.precision,
@@ -230,7 +230,7 @@ def _check_outputs(args, export: str | None) -> None:
         raise ConfigError(f"--cache {args.cache} is the input -I {args.input}")
 
 
-def _read_input(hl, hail_ops, args):
+def _read_input(hl, hail_table, args):
     """(data, VcfSource or None, records in the VCF or None, contig recoding or None)."""
     path = args.input.rstrip("/")
     if path.endswith((".ht", ".mt")) and not _exists(path + "/_SUCCESS"):
@@ -248,7 +248,9 @@ def _read_input(hl, hail_ops, args):
     rgname = args.reference_genome
     recode = None
     if rgname.lower() == "fasta":
-        rg = hail_ops.reference_genome_from_fasta(args.reference)
+        from ..hail.reference import reference_genome_from_fasta  # noqa: PLC0415
+
+        rg = reference_genome_from_fasta(args.reference)
     elif rgname in ("GRCh37", "GRCh38"):
         rg = hl.get_reference(rgname)
         recode = GRCH38_RECODING if rgname == "GRCh38" else None

@@ -11,8 +11,9 @@ distinct keys are scored once each and the scores are joined back **by key**.  M
 rows are scored per ALT (each score entry names its ``allele``); ``hl.split_multi`` first is
 not needed, but gives one ALT per row if you prefer that shape.
 
-Hail is imported here and in :mod:`hail_seqscore.hail` only; ``import hail_seqscore`` stays
-free of Hail and Spark (``score_table``/``ScoreCache`` are resolved lazily).
+Hail is imported in :mod:`hail_seqscore.hail` only; ``import hail_seqscore`` stays free of
+Hail and Spark (``score_table``/``ScoreCache``/``ScoreStats`` are resolved lazily).  Custom
+reference genomes from a FASTA: :mod:`hail_seqscore.hail.reference`.
 """
 
 from __future__ import annotations
@@ -27,21 +28,20 @@ from typing import Any, Sequence
 import hail as hl
 import hailtop.fs as hfs
 
-from .engine import Engine, EngineConfig
-from .errors import ConfigError
-from .hail.cache import ScoreCache
-from .hail.files import fasta_index, is_uri, plan_files, register
-from .hail.schema import RESULT, require_variant_key, result_type, row_table
-from .models.registry import model_path, precision_path
-from .models.session import get_session
-from .models.spec import ModelSpec
-from .hail.spark import score_keys
-from .kinds import RESULT_RECORDS
+from ..engine import Engine, EngineConfig
+from ..errors import ConfigError
+from ..kinds import RESULT_RECORDS
+from ..models.registry import model_path, precision_path
+from ..models.session import get_session
+from ..models.spec import ModelSpec
+from .cache import ScoreCache
+from .files import is_uri, plan_files, register
+from .schema import RESULT, require_variant_key, result_type, row_table
+from .spark import score_keys
 
 log = logging.getLogger(__name__)
 
-__all__ = ["score_table", "ScoreCache", "ScoreStats", "scoring_provenance", "check_model",
-           "reference_genome_from_fasta", "attach_sequence"]
+__all__ = ["score_table", "ScoreCache", "ScoreStats", "scoring_provenance", "check_model"]
 
 
 @dataclass
@@ -178,34 +178,6 @@ def track_table(model: str) -> list[dict]:
     spec = get_session(_local_copy(str(model))).spec
     rows = spec.tracks or [{"name": n} for n in spec.output_channels]
     return [{k: (str(t[k]) if t.get(k) is not None else None) for k in TRACK} for t in rows]
-
-
-def reference_genome_from_fasta(fasta: str, name: str | None = None) -> "hl.ReferenceGenome":
-    """A Hail reference genome whose contigs and lengths are the FASTA's (from its ``.fai``,
-    made now for a local FASTA that has none), with the sequence attached
-    (``hl.get_sequence`` works).  Reuses a genome already registered under ``name`` (default:
-    the FASTA's file name without extensions)."""
-    fai = fasta_index(fasta)[0]
-    if name is None:
-        name = os.path.basename(fasta).split(".")[0] or "seqscore_reference"
-    try:
-        existing = hl.get_reference(name)
-    except Exception:  # Hail raises its own error for an unknown name
-        existing = None
-    if existing is not None:
-        return attach_sequence(existing, fasta)
-    return hl.ReferenceGenome.from_fasta_file(name, fasta, fai)
-
-
-def attach_sequence(rg, fasta: str) -> "hl.ReferenceGenome":
-    """(Re-)attach ``fasta`` to ``rg`` (a genome or its name).  ``hl.read_table`` registers
-    a custom genome from the table's metadata *without* its sequence; score_table does not
-    need it, but ``hl.get_sequence`` does."""
-    if isinstance(rg, str):
-        rg = hl.get_reference(rg)
-    if not rg.has_sequence():
-        rg.add_sequence(fasta, fasta_index(fasta)[0])
-    return rg
 
 
 def check_model(model: str) -> ModelSpec:
