@@ -3,7 +3,10 @@
 # shared chr21 data, with the plugin talking to a real `seqscore serve` (toy models): SpliceAI
 # fields, --fork, --vcf, two lines, --safe; a SpliceAI and a Pangolin line side by side (one
 # daemon serving both, the GTF as its annotation); a track model (kind tracks) beside a SpliceAI line,
-# its fields on every line of the allele, intergenic ones too (tab, --vcf, --json).
+# its fields on every line of the allele, intergenic ones too (tab, --vcf, --json); --fork 2
+# writes one summary line with every worker's counts; <DEL> alleles get SeqScore_error=
+# UNSUPPORTED_VARIANT (VEP writes no line for '*'); with VEP_PLUGINS_DIR (a VEP_plugins checkout) the plugin runs beside VEP's
+# own SpliceAI.pm (reading seqscore score's output of the same VCF) with prefix=SeqScore.
 # SEQSCORE_VEP_REAL=1 adds the same side-by-side run with the real exported spliceai and pangolin
 # models on the 132 dbSNP SNVs (minutes), and a run with the real exported puffin on them.
 use strict;
@@ -24,7 +27,7 @@ plan skip_all => "no vep script in VEP_DIR=$vep_dir" unless -f "$vep_dir/vep";
 my @lib = grep { -d } ($vep_dir, "$vep_dir/modules", glob("$vep_dir/../ensembl*/modules"));
 local $ENV{PERL5LIB} = join(':', @lib, $ENV{PERL5LIB} ? $ENV{PERL5LIB} : ());
 my $chr21 = $SeqScoreTest::Daemon::CHR21;
-my $plugins = abs_path("$FindBin::Bin/..");
+our $plugins = abs_path("$FindBin::Bin/..");
 my $tmp = tempdir(CLEANUP => 1);
 my $d = SeqScoreTest::Daemon->start;
 
@@ -56,7 +59,8 @@ close $fh;
 my $url = 'url=' . $d->url;
 my ($rc, $log) = vep("$tmp/out.txt", '-i', $vcf, '--safe', '--plugin', "SeqScore,$url,cutoff=0.5");
 is($rc, 0, 'vep with the plugin exits 0') or diag $log;
-like($log, qr/SeqScore: (\d+) alleles scored in 1 HTTP requests/, 'one HTTP request for the whole input buffer');
+like($log, qr/SeqScore: (\d+) alleles scored in 1 HTTP requests over 1 connections \(/, 'one HTTP request for the whole input buffer, over one connection');
+my ($n_alleles) = $log =~ /SeqScore: (\d+) alleles scored/;
 diag(($log =~ /(SeqScore: .*)/)[0] // 'no SeqScore summary');
 
 sub preds {
@@ -88,9 +92,20 @@ open($fh, '<', "$tmp/out.txt"); my @hdr = grep { /^## (SpliceAI_pred|SeqScore_er
 is(scalar @hdr, 3, 'header declares SpliceAI_pred, SpliceAI_cutoff and SeqScore_error');
 like($hdr[0] // '', qr/SeqScore plugin \S+, model \S+/, 'header names plugin version and model');
 
-($rc, $log) = vep("$tmp/fork.txt", '-i', $vcf, '--safe', '--fork', '2', '--buffer_size', '20', '--plugin', "SeqScore,$url");
-is($rc, 0, 'vep --fork 2 exits 0') or diag $log;
-is_deeply(preds("$tmp/fork.txt", 'SpliceAI_pred'), $got, '--fork writes the same SpliceAI_pred values');
+{
+  local $ENV{TMPDIR} = "$tmp/forktmp";     # where the workers' counts go
+  mkdir $ENV{TMPDIR};
+  ($rc, $log) = vep("$tmp/fork.txt", '-i', $vcf, '--safe', '--fork', '2', '--buffer_size', '20', '--plugin', "SeqScore,$url");
+  is($rc, 0, 'vep --fork 2 exits 0') or diag $log;
+  is_deeply(preds("$tmp/fork.txt", 'SpliceAI_pred'), $got, '--fork writes the same SpliceAI_pred values');
+  my @summary = $log =~ /(SeqScore: \d+ alleles scored.*)/g;
+  is(scalar @summary, 1, '--fork 2: one summary line for the whole run') or diag $log;
+  like($summary[0] // '', qr/^SeqScore: $n_alleles alleles scored in \d+ HTTP requests over \d+ connections by \d+ forked processes \(/,
+       "... with every worker's alleles ($n_alleles, as the run without --fork)");
+  diag $summary[0] // 'no summary';
+  opendir(my $dh, $ENV{TMPDIR}); my @left = grep { !/^\./ } readdir $dh; closedir $dh;
+  is_deeply(\@left, [], '... and no stats file left behind');
+}
 
 ($rc, $log) = vep("$tmp/out.vcf", '-i', $vcf, '--vcf', '--safe', '--plugin', "SeqScore,$url");
 is($rc, 0, 'vep --vcf exits 0') or diag $log;
@@ -109,6 +124,79 @@ is(scalar(() = $log =~ /SeqScore: \d+ alleles scored/g), 2, '... one summary lin
 ($rc, $log) = vep("$tmp/clash.txt", '-i', $vcf, '--safe', '--plugin', "SeqScore,$url", '--plugin', "SeqScore,$url,batch=10");
 isnt($rc, 0, 'two lines writing the same fields: vep --safe stops');
 like($log, qr/two SeqScore plugin lines would both write SpliceAI_\*/, '... saying why');
+
+# ---- alleles that cannot be scored: '*' and a <DEL> (a structural variant to VEP) -------------------
+{
+  my $uv = "$tmp/unscorable.vcf";
+  open(my $o, '>', $uv) or die;
+  print $o "##fileformat=VCFv4.2\n##contig=<ID=21,length=46709983>\n",
+           "##INFO=<ID=SVTYPE,Number=1,Type=String,Description=\"SV type\">\n##INFO=<ID=END,Number=1,Type=Integer,Description=\"End\">\n",
+           join("\t", '#CHROM', qw(POS ID REF ALT QUAL FILTER INFO)), "\n",
+           join("\t", 21, 25592783, 'snv_star', 'G', 'T,*', '.', '.', '.'), "\n",
+           join("\t", 21, 25592790, 'del_star', 'TA', 'T,*', '.', '.', '.'), "\n",
+           join("\t", 21, 25592782, 'sv_del', 'G', '<DEL>', '.', '.', 'SVTYPE=DEL;END=25592900'), "\n";
+  close $o;
+  ($rc, $log) = vep("$tmp/unscorable.txt", '-i', $uv, '--safe', '--plugin', "SeqScore,$url");
+  is($rc, 0, "vep on '*' and <DEL> alleles exits 0") or diag $log;
+  my (%by, $n);
+  open(my $fh, '<', "$tmp/unscorable.txt") or die;
+  while (<$fh>) {
+    next if /^#/;
+    chomp;
+    my @f = split /\t/;
+    my %extra = map { split /=/, $_, 2 } split /;/, $f[-1];
+    next unless ($extra{SYMBOL} // '') eq 'MRPL39';
+    $n++;
+    push @{ $by{"$f[0] $f[2]"} }, \%extra;
+  }
+  close $fh;
+  my $all = sub { my ($key, $re) = @_; my $l = $by{$key} || []; return @$l && !grep { !$re->($_) } @$l };
+  ok($all->('snv_star T', sub { ($_[0]{SpliceAI_pred} // '') =~ /^MRPL39\|/ }), "the SNV beside a '*': scores on its MRPL39 lines");
+  ok($all->('del_star -', sub { ($_[0]{SpliceAI_pred} // '') =~ /^MRPL39\|/ }), "the deletion beside a '*': scores");
+  # VEP itself writes no line for a '*' allele (VariationFeatureOverlap skips it), so it never
+  # reaches the plugin here; 25-unscorable.t covers the plugin's answer should it be asked
+  is_deeply([grep { / \*$/ } sort keys %by], [], "VEP writes no line for the '*' alleles (nothing to annotate)");
+  my ($sv) = grep { /^sv_del / } keys %by;
+  ok($sv && $all->($sv, sub { ($_[0]{SeqScore_error} // '') =~ /^UNSUPPORTED_VARIANT:21:25592783-25592900:_ALT_\S+_is_a_structural_variant_\(deletion\)/ }),
+     '<DEL>: SeqScore_error=UNSUPPORTED_VARIANT naming the structural variant') or diag explain \%by;
+  diag "unscorable: $n MRPL39 lines: " . join(', ', sort keys %by);
+}
+
+# ---- beside VEP's own SpliceAI.pm (prefix=SeqScore), which reads seqscore score's output ----------
+SKIP: {
+  my $pm = $ENV{VEP_PLUGINS_DIR} ? "$ENV{VEP_PLUGINS_DIR}/SpliceAI.pm" : '';
+  skip 'set VEP_PLUGINS_DIR to a VEP_plugins checkout (with SpliceAI.pm) to run beside it', 6 unless -f $pm;
+  skip 'bgzip and tabix are needed for SpliceAI.pm\'s file', 6 if system('bgzip --version >/dev/null 2>&1 && tabix --version >/dev/null 2>&1');
+  mkdir "$tmp/both";
+  symlink($pm, "$tmp/both/SpliceAI.pm") && symlink("$plugins/SeqScore.pm", "$tmp/both/SeqScore.pm") or die "symlink: $!";
+  system("bgzip -c '$tmp/exp.vcf' > '$tmp/exp.vcf.gz' && tabix -f -p vcf '$tmp/exp.vcf.gz'") == 0 or die 'bgzip/tabix failed';
+  local $plugins = "$tmp/both";
+  for my $split ('', ',split_output=1') {
+    my $out = "$tmp/beside$split.txt";
+    ($rc, $log) = vep($out, '-i', $vcf, '--safe', '--plugin', "SpliceAI,snv=$tmp/exp.vcf.gz,indel=$tmp/exp.vcf.gz$split",
+                      '--plugin', "SeqScore,$url,prefix=SeqScore$split");
+    is($rc, 0, "vep with SpliceAI.pm and SeqScore,prefix=SeqScore$split exits 0") or diag $log;
+    my ($theirs, $ours) = $split ? ('SpliceAI_pred_DS_AG', 'SeqScore_pred_DS_AG') : ('SpliceAI_pred', 'SeqScore_pred');
+    my ($both, $same) = (0, 0);
+    open(my $fh, '<', $out) or die;
+    my @hdr;
+    while (<$fh>) {
+      if (/^## (\S+) :/) { push @hdr, $1; next }
+      next if /^#/;
+      chomp;
+      my %extra = map { split /=/, $_, 2 } split /;/, (split /\t/)[-1];
+      next unless defined $extra{$theirs} && defined $extra{$ours};
+      next if !$split && $extra{$theirs} !~ /^[^|,]+(?:\|[^|,]*){8}$/;   # SpliceAI.pm joins a multi-gene record's genes
+      $both++;
+      $same++ if $extra{$theirs} eq $extra{$ours} || ($extra{$theirs} =~ /^-?[\d.]+$/ && $extra{$ours} == $extra{$theirs});
+    }
+    close $fh;
+    my %n;
+    $n{$_}++ for @hdr;
+    is_deeply([grep { $n{$_} > 1 } sort keys %n], [], '... no field declared twice in the header');
+    ok($both > 10 && $same == $both, "... $ours equals SpliceAI.pm's $theirs on every line both write ($same of $both)");
+  }
+}
 
 my $dead = 'url=http://127.0.0.1:' . SeqScoreTest::Daemon::free_port();
 ($rc, $log) = vep("$tmp/dead.txt", '-i', $vcf, '--safe', '--plugin', "SeqScore,$dead");
