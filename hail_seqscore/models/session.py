@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
@@ -42,6 +43,8 @@ PREFERRED_PROVIDERS = (
 
 
 _ORT = None
+#: per process: GPU providers that could not be created (device auto tries them once)
+_LOST: "defaultdict[int, set[str]]" = defaultdict(set)
 
 
 def _ort():
@@ -135,14 +138,18 @@ class ModelSession:
         if providers and dev.CUDA in providers and dev.CUDA not in avail:
             raise RuntimeUnavailableError(dev.no_cuda_message(dev.installed_runtimes(), avail))
         names = choose_providers(providers, avail, precision=precision)
+        # auto: a GPU provider that failed once in this process is not tried again for every
+        # graph (each try logs onnxruntime's failure anew); it is still reported as lost
+        run = names if providers else [p for p in names if p not in _LOST[os.getpid()]]
         try:
             self._session = ort.InferenceSession(str(self.path), sess_options=opts,
-                                                 providers=provider_options(names, precision))
+                                                 providers=provider_options(run, precision))
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelFormatError(f"cannot load {self.path}: {exc}") from None
         self.providers = list(self._session.get_providers())
         self.chosen = names
         self.device = device
+        _LOST[os.getpid()].update(self.fell_back)
         lost = dev.fallback_problem(providers, self.providers)
         if lost is None and precision == "tf32" and dev.CUDA not in self.providers:
             lost = dev.fallback_problem([dev.CUDA], self.providers) + " (precision tf32)"
