@@ -21,6 +21,7 @@ _EXPORTS = {
     "PangolinScore": "records", "TrackEffects": "records", "ErrorInfo": "records",
     "Client": "client",
     "score_table": "hail.table", "ScoreCache": "hail.table", "ScoreStats": "hail.table",
+    "precompute_table": "hail.precompute",
 }
 __all__ = ["__version__", *_EXPORTS]
 

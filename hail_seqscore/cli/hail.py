@@ -29,6 +29,9 @@ QUAL, FILTER, INFO, samples, contig names) with the model's INFO field added (Sp
 spliceai and cispliceai, OpenSpliceAI for openspliceai, Pangolin for pangolin). A model with
 no Hail output is refused before Spark starts (exit 65).
 
+`seqscore hail precompute` scores every SNV of regions or genes' exons across executors into a
+Hail table and precomputed-format VCF shards (see its -h).
+
 exit codes: 0 done; 1 unexpected failure; 2 bad command line; 64 bad setting (also an output
 that is the input); 65 malformed input, or a model with no Hail output; 66 input file missing
 or unreadable; 69 Hail not installed or model not exported; 74 output cannot be written
@@ -42,10 +45,10 @@ GRCH38_RECODING = {**{str(i): f"chr{i}" for i in range(1, 23)}, "X": "chrX", "Y"
 def add_parser(sub) -> None:
     p = sub.add_parser("hail", help="score a VCF or Hail table with Hail/Spark",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("-I", dest="input", metavar="INPUT", required=True,
+    p.add_argument("-I", dest="input", metavar="INPUT",
                    help="input VCF (.vcf, .vcf.gz, .vcf.bgz) or Hail table (.ht) / matrix "
                         "table (.mt)")
-    p.add_argument("-O", dest="output", metavar="OUTPUT", required=True,
+    p.add_argument("-O", dest="output", metavar="OUTPUT",
                    help="output Hail table (.ht) or matrix table (.mt; the default for VCF "
                         "input is a matrix table whatever the name)")
     p.add_argument("--export-vcf", metavar="VCF", nargs="?", const="auto", default=None,
@@ -55,7 +58,7 @@ def add_parser(sub) -> None:
     p.add_argument("--export-recoded-contigs", action="store_true",
                    help="write the exported VCF's contigs as the table names them (e.g. 21 "
                         "recoded to chr21 for GRCh38) instead of as the input had them")
-    p.add_argument("-R", dest="reference", metavar="REFERENCE", required=True,
+    p.add_argument("-R", dest="reference", metavar="REFERENCE",
                    help="reference FASTA with .fai (.gzi if bgzipped): a path or a "
                         "gs:// / s3a:// / hdfs:// URI")
     p.add_argument("-A", dest="annotation", metavar="ANNOTATION", default="grch38",
@@ -82,10 +85,122 @@ def add_parser(sub) -> None:
                    help="Spark master (default: local[*], or the cluster's when run there)")
     p.add_argument("--tmp-dir", default=None, help="Hail tmp_dir (default: Hail's)")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, parser=p)
+    add_precompute_parser(p.add_subparsers(dest="hail_command", metavar="{precompute}"))
+
+
+PRECOMPUTE_HELP = """\
+Score every SNV (three ALTs per base) of the given regions, or of the exons +- --flank bases of
+the given genes, across Spark executors, each base once: regions are merged, cut into chunks of
+--chunk-bp bases and dealt to partitions by bases. Writes a Hail table keyed by locus/alleles (-O;
+it is a score cache: `seqscore hail --cache` and score_table(cache=ScoreCache(...)) reuse it)
+and, with --vcf-dir, one bgzipped, tabix-indexed VCF shard per partition in SpliceAI's
+precomputed format (one record per ALT and gene, as `seqscore precompute` writes them; the
+shards' records in name order are its file's records).
+
+exit codes as for `seqscore hail`.
+"""
+
+
+def add_precompute_parser(hsub) -> None:
+    p = hsub.add_parser("precompute", help="every SNV of regions or genes' exons, on Spark",
+                        description=PRECOMPUTE_HELP,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--region", action="append", help="CHROM:START-END, 1-based inclusive "
+                   "(repeatable)")
+    g.add_argument("--bed", help="BED file of regions (0-based, half-open)")
+    g.add_argument("--genes", help="gene names of -A, comma-separated, or a file with one "
+                   "per line: their exons +- --flank bases")
+    p.add_argument("--flank", type=int, default=50, help="bases around each exon (default 50)")
+    p.add_argument("-O", dest="output", metavar="OUTPUT", required=True,
+                   help="output Hail table (.ht)")
+    p.add_argument("--vcf-dir", metavar="DIR", help="also write VCF shards (part-NNNNN.vcf.gz "
+                   "+ .tbi) here: a local or shared path, or a gs:// / s3:// URI")
+    p.add_argument("-R", dest="reference", metavar="REFERENCE", required=True,
+                   help="reference FASTA with .fai (.gzi if bgzipped), path or URI")
+    p.add_argument("-A", dest="annotation", default="grch38",
+                   help="grch37, grch38, a SpliceAI gene table or a GTF/GFF3 (default grch38)")
+    p.add_argument("-D", dest="distance", type=int, default=50, help="distance (default 50)")
+    p.add_argument("-M", dest="mask", type=int, choices=(0, 1), default=None,
+                   help="1 = masked scores, 0 = raw (default: the model's tool's default)")
+    p.add_argument("--model", default="spliceai", help="model name or .onnx path/URI")
+    p.add_argument("--reference-genome", default="GRCh38", choices=("GRCh37", "GRCh38"),
+                   help="Hail reference genome of the table's loci (default GRCh38)")
+    p.add_argument("--chunk-bp", type=int, default=2000,
+                   help="bases per unit of work (default 2000: 6,000 SNVs)")
+    p.add_argument("--partitions", type=int, default=None,
+                   help="Spark partitions = VCF shards (default: 8 per core)")
+    p.add_argument("--batch-size", type=int, default=64, help="windows per model call")
+    add_precision(p)
+    p.add_argument("--master", default=None, help="Spark master (default: local[*], or the "
+                   "cluster's when run there)")
+    p.add_argument("--tmp-dir", default=None, help="Hail tmp_dir (default: Hail's)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.set_defaults(func=run_precompute)
+
+
+def run_precompute(args: argparse.Namespace) -> int:
+    try:
+        import hail as hl  # noqa: PLC0415
+    except ImportError:
+        print("seqscore hail precompute: error: Hail is not installed; pip install "
+              "'hail-seqscore[hail]'", file=sys.stderr)
+        return 69
+    from ..hail.precompute import PrecomputeTableStats, as_regions  # noqa: PLC0415
+    from ..hail.precompute import precompute_table  # noqa: PLC0415
+
+    regions = as_regions(args.bed) if args.bed else \
+        as_regions(args.region) if args.region else None
+    genes = None
+    if args.genes:
+        genes = ([ln.strip() for ln in open(args.genes) if ln.strip()]
+                 if os.path.isfile(args.genes) else
+                 [n.strip() for n in args.genes.split(",") if n.strip()])
+    if _exists(args.output) and not args.overwrite:
+        raise OutputError(f"-O {args.output} exists; pass --overwrite to replace it, or "
+                          "choose another name")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    kwargs = {"quiet": True, "idempotent": True}
+    if args.master:
+        kwargs["master"] = args.master
+    if args.tmp_dir:
+        kwargs["tmp_dir"] = args.tmp_dir
+    hl.init(**kwargs)
+    stats = PrecomputeTableStats()
+    existed = _exists(args.output)
+    try:
+        ht = precompute_table(regions, genes=genes, flank=args.flank, reference=args.reference,
+                              annotation=args.annotation, model=args.model,
+                              distance=args.distance,
+                              mask=None if args.mask is None else bool(args.mask),
+                              output=args.output, vcf_dir=args.vcf_dir,
+                              reference_genome=args.reference_genome,
+                              chunk_bp=args.chunk_bp, n_partitions=args.partitions,
+                              batch_size=args.batch_size, precision=args.precision,
+                              overwrite=args.overwrite, stats=stats)
+        rows = ht.count()
+    except BaseException as exc:
+        if not existed:
+            _remove_incomplete(args.output)
+        if isinstance(exc, (SeqScoreError, KeyboardInterrupt)) or \
+                not isinstance(exc, Exception):
+            raise
+        log.debug("Hail failed", exc_info=True)
+        args.input = args.bed or args.genes or "--region"
+        raise _hail_error(exc, args) from None
+    shards = f" and {len(stats.shards)} VCF shards in {args.vcf_dir}" if stats.shards else ""
+    print(f"seqscore hail precompute: {stats.variants:,} SNVs in {stats.chunks:,} chunks over "
+          f"{stats.partitions:,} partitions, {stats.scored:,} scored; wrote {args.output} "
+          f"({rows:,} rows){shards}", file=sys.stderr)
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
+    missing = [flag for flag, v in (("-I", args.input), ("-O", args.output),
+                                    ("-R", args.reference)) if v is None]
+    if missing:
+        args.parser.error(f"the following arguments are required: {', '.join(missing)}")
     try:
         import hail as hl  # noqa: PLC0415
     except ImportError:
