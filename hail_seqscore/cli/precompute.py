@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
                                  max_allele_length=args.max_allele_length)).warm_up()
     session = engine.session
     runs_on = f"seqscore precompute: {session.spec.name} {session.describe()}"
-    print(runs_on, file=sys.stderr)
+    if session.fell_back:        # device auto lost the GPU: say so now, not only at the end
+        print(runs_on, file=sys.stderr)
     snvs, indels = bool(args.output), bool(args.indels)
     progress = Progress(count_variants(engine, regions, snvs, indels), unit="variants",
                         enabled={"auto": None, "on": True, "off": False}[args.progress])
@@ -103,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     errors = sum(stats.errors.values())
     why = (" (" + ", ".join(f"{c} {n:,}" for c, n in stats.errors.most_common()) + ")"
            if errors else "")
+    print(runs_on, file=sys.stderr)
     print(f"seqscore precompute: {what} scored in {dt:.1f} s "
           f"({stats.variants / dt if dt else 0:.1f} variants/s); {stats.in_genes:,} in genes "
           f"written as {stats.records:,} records (one per ALT and gene), {errors:,} not "
