@@ -44,7 +44,7 @@ by a seqscore daemon
  InputBuffer object among the arguments of the calling frames) are missing it
  falls back to one request per variant.  A bounded cache means a variant seen
  on several transcripts is asked for once.  Works with --fork: each forked
- process opens its own connection.
+ process opens its own connection, and one summary line covers them all.
 
  Always run VEP with --safe: without it, VEP drops a plugin whose new() fails
  (e.g. daemon not running) with only a warning, and writes output without the
@@ -188,18 +188,23 @@ by a seqscore daemon
 
  Alleles that cannot be scored get TOOL_error=UNSUPPORTED_VARIANT:... (the
  code the daemon and `seqscore score` use) saying why: '*' (a deletion given
- on another line), symbolic alleles such as <DEL> and <DUP> (VEP's structural
- variants: every line of them), breakends, '.'.
+ on another line; VEP itself writes no line for it), symbolic alleles such as
+ <DEL> and <DUP> (VEP's structural variants: every line of them), breakends,
+ '.'.  They are not sent to the daemon.
 
  Summary: at the end VEP's parent process prints one line per SeqScore line
  (unless --quiet): alleles scored, HTTP requests and connections made during
  the run (not the start-up check), over every --fork worker (workers append
- their counts to a temporary file the parent reads and deletes).
+ their counts to a per-run file in TMPDIR that the parent reads and deletes).
+ The same file tells later workers that an earlier one waited retry_for in
+ vain, so a daemon gone for good is waited for once, not once per worker.
 
 =head1 CONTACT
 
- hail-seqscore's issue tracker (the project's README names it); for VEP
- itself, Ensembl <http://www.ensembl.org/info/about/contact/index.html>.
+ The hail-seqscore project, on its issue tracker: give the plugin version and
+ the model line of the header (or the summary line), the VEP command and the
+ daemon's log.  For VEP itself: Ensembl
+ <http://www.ensembl.org/info/about/contact/index.html>.
 
 =head1 EXAMPLES
 
@@ -356,7 +361,7 @@ sub new {
   $self->{cache} = SeqScore::Cache->new(max($CACHE_MIN, 4 * $self->{opt}{batch}));
   $self->{stats} = { requests => 0, alleles => 0, prefetches => 0, fallbacks => 0, unavailable => 0 };
   $self->{pid} = $self->{owner} = $$;    # forked VEP workers report their counts to the owner
-  $self->{stats_file} = run_stats_file() unless $self->{quiet};
+  $self->{stats_file} = run_stats_file();
   $self->{provenance} = $self->_check_daemon;
 
   my $m = $self->{provenance};
@@ -589,6 +594,7 @@ sub _score {
         if ($self->{lost} || defined $t0) {
           warn sprintf("%s: the seqscore daemon at %s answers again%s\n", $self->{tag}, $c->{base},
                        defined $t0 ? sprintf(' after %.1f s', Time::HiRes::time() - $t0) : '') unless $self->{quiet};
+          $self->_share_state('answers') if $self->{lost};
           $self->{lost} = 0;
         }
       }
@@ -639,6 +645,7 @@ sub _score {
     warn "$self->{tag}: $msg; the alleles of this request carry $self->{names}{error}=DAEMON_UNAVAILABLE. "
        . "Later requests try once each without waiting: restart the daemon, or stop VEP.\n";
     $self->{lost} = 1;
+    $self->_share_state('lost');
   }
   return (undef, { code => 'DAEMON_UNAVAILABLE', message => $msg });
 }
@@ -665,12 +672,36 @@ sub _wait_ready {
 
 # A forked VEP worker (a pid other than the last seen) opens its own connection and counts
 # from here: the counts it inherited belong to its parent.
+# It also starts from the last state of the daemon another worker found: once a worker's wait
+# ran out, later workers try once each without waiting too (and say nothing more), until one of
+# them finds the daemon back.
 sub _note_process {
   my $self = shift;
   return if $self->{pid} == $$;
   $self->{pid} = $$;
   $self->{client}->forget_connection;
   $self->{reported} = { %{ $self->{stats} }, connections => $self->{client}{connections} };
+  my $state = '';
+  if ($self->{stats_file} && open(my $fh, '<', $self->{stats_file})) {
+    while (my $line = <$fh>) { $state = $1 if $line =~ /\sdaemon=(\w+)$/ }   # never $_: VEP's callers alias it
+    close $fh;
+  }
+  $self->{lost} = 1 if $state eq 'lost';
+}
+
+# A forked worker tells the next ones (through the stats file) that the daemon is lost or back.
+sub _share_state {
+  my ($self, $state) = @_;
+  return if $$ == $self->{owner} || !$self->{stats_file};
+  _append_line($self->{stats_file}, "$$ daemon=$state");
+}
+
+sub _append_line {
+  my ($file, $line) = @_;
+  open(my $fh, '>>', $file) or return;
+  flock($fh, Fcntl::LOCK_EX());
+  print $fh "$line\n";
+  close $fh;
 }
 
 # VEP calls finish() in its parent process only: a forked worker appends what it counted since
@@ -682,10 +713,7 @@ sub _report_worker_stats {
   my $base = $self->{reported} || {};
   my @delta = map { "$_=" . (($now{$_} || 0) - ($base->{$_} || 0)) } sort keys %now;
   return unless grep { !/=0$/ } @delta;
-  open(my $fh, '>>', $self->{stats_file}) or return;
-  flock($fh, Fcntl::LOCK_EX());
-  print $fh join(' ', $$, @delta), "\n";
-  close $fh;
+  _append_line($self->{stats_file}, join(' ', $$, @delta));
   $self->{reported} = \%now;
 }
 
@@ -696,10 +724,11 @@ sub finish {
   my %workers;
   if (my $file = delete $self->{stats_file}) {
     if (open(my $fh, '<', $file)) {
-      while (<$fh>) {
-        my ($pid, @kv) = split;
+      while (my $line = <$fh>) {
+        my ($pid, @kv) = split ' ', $line;
+        next if "@kv" =~ /^daemon=/;
         $workers{$pid} = 1;
-        for (@kv) { my ($k, $v) = split /=/; $s{$k} += $v if defined $v && $v =~ /^-?\d+$/ }
+        for my $kv (@kv) { my ($k, $v) = split /=/, $kv; $s{$k} += $v if defined $v && $v =~ /^-?\d+$/ }
       }
       close $fh;
     }

@@ -2,6 +2,7 @@
 # Each worker must open its own connection (never the parent's socket) and write the same
 # fields as an unforked run.  VEP calls finish() in the parent only: its one summary line
 # holds the workers' counts (they append them to a per-run file the parent reads and deletes).
+# A daemon gone for good is waited for once, not by every worker.
 use strict;
 use warnings;
 use FindBin;
@@ -98,7 +99,47 @@ isnt($got[0]{port}, $got[1]{port}, '... from different local ports');
        'one process: its own counts, the start-up probe not among the connections');
 
   my $pq = SeqScore->new({ quiet => 1 }, 'url=' . $d->url);
-  ok(!$pq->{stats_file}, '--quiet: no stats file (no summary to write)');
+  my $qfile = $pq->{stats_file};
+  @warnings = ();
+  $pq->finish;
+  ok(!@warnings && !-e $qfile, '--quiet: no summary; the stats file is deleted all the same');
+}
+
+# a daemon gone for good: once a worker's wait (retry_for) ran out, the workers forked after it
+# try once each without waiting, and do not repeat the warning
+{
+  my @warnings;
+  local $SIG{__WARN__} = sub { push @warnings, $_[0] };
+  my $dg = SeqScoreTest::Daemon->start(model => $d->model, dir => $d->dir);
+  my $pg = SeqScore->new({ quiet => 0 }, 'url=' . $dg->url, 'retry_for=1');
+  $dg->crash;
+  my @seen;
+  for my $i (0, 1) {          # one after the other, as VEP forks a worker per chunk
+    pipe(my $r, my $w) or die;
+    my $pid = fork // die;
+    if (!$pid) {
+      close $r;
+      my @mine;
+      local $SIG{__WARN__} = sub { push @mine, $_[0] };
+      my $l = run_buffer($pg, [[vf_from_vcf('21', 25592783 + $i, ($i ? 'A' : 'G'), ['C']), ['MRPL39']]]);
+      print $w encode_json({ error => $l->[0]{SeqScore_error}, polls => $pg->{stats}{ready_polls} // 0,
+                             requests => $pg->{stats}{requests}, warnings => \@mine });
+      close $w;
+      exit 0;
+    }
+    close $w;
+    push @seen, do { local $/; decode_json(scalar <$r>) };
+    waitpid($pid, 0);
+  }
+  like($seen[0]{error} // '', qr/^DAEMON_UNAVAILABLE:/, 'daemon gone: the first worker waits retry_for, then DAEMON_UNAVAILABLE');
+  ok($seen[0]{polls} > 0 && (grep { /DAEMON_UNAVAILABLE/ } @{ $seen[0]{warnings} }), '... after polling GET /v1/ready, with a warning');
+  like($seen[1]{error} // '', qr/^DAEMON_UNAVAILABLE:/, 'the next worker: DAEMON_UNAVAILABLE too');
+  is_deeply([$seen[1]{polls}, $seen[1]{requests}], [0, 1], '... after one try, without waiting') or diag explain \@seen;
+  ok(!grep({ /DAEMON_UNAVAILABLE|waiting up to/ } @{ $seen[1]{warnings} }), '... and without repeating the warning');
+  @warnings = ();
+  $pg->finish;
+  like(join('', @warnings), qr/^SeqScore: 0 alleles scored in 3 HTTP requests over 0 connections by 2 forked processes .*; 2 alleles unscored by failed requests \(SeqScore_error\)/,
+       'summary: 3 requests (2 by the first worker, 1 by the next), the 2 unscored alleles');
 }
 
 # a busy daemon (queue of 10, filled by several workers at once) answers 503 + Retry-After:
