@@ -150,6 +150,13 @@ def test_refused_before_spark_work(hail_session, chr21, toy, tmp_path):
     existing.mkdir()
     with pytest.raises(ConfigError, match="exists"):
         precompute_table(["21:25734861-25734870"], output=str(existing), **common)
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    (shards / "part-00007.vcf.gz").write_bytes(b"")      # an earlier run's shard
+    with pytest.raises(ConfigError, match="earlier run"):
+        precompute_table(["21:25734861-25734870"], vcf_dir=str(shards), **common)
+    precompute_table(["21:25734861-25734870"], vcf_dir=str(shards), overwrite=True, **common)
+    assert [p.name for p in shards.glob("part-*.vcf.gz")] == ["part-00000.vcf.gz"]
 
 
 def test_cli_hail_precompute(hail_session, chr21, toy, tmp_path, capsys):

@@ -13,7 +13,7 @@ inside a chunk the SNVs share their REF tiles exactly as in ``seqscore precomput
 logic (:mod:`hail_seqscore.precompute`) is used unchanged.  Each partition writes its records as
 one shard (``part-NNNNN.vcf.gz`` + ``.tbi``, the same header, one record per ALT and gene, bases
 outside genes not written); the shards are sorted and do not overlap, so concatenating their
-records in name order gives the whole file.  A rerun task (a lost executor) rewrites its shard
+records in name order gives the whole file (contigs in the reference genome's order).  A rerun task (a lost executor) rewrites its shard
 under a temporary name and renames it: the shard is whole or absent.
 
 The Hail table has one row per SNV, keyed by ``locus``/``alleles`` (``[REF, ALT]``), with the
@@ -166,8 +166,8 @@ def precompute_table(regions: Sequence[Region | str] | str | None = None, *,
         raise ConfigError("no regions given (regions= or genes=)")
     if output is not None and hl.hadoop_exists(output) and not overwrite:
         raise ConfigError(f"output {output} exists; pass overwrite=True to replace it")
-    if vcf_dir is not None and not is_uri(vcf_dir):
-        os.makedirs(vcf_dir, exist_ok=True)
+    if vcf_dir is not None:
+        _prepare_vcf_dir(vcf_dir, overwrite)
     rg = hl.get_reference(reference_genome) if isinstance(reference_genome, str) \
         else reference_genome
     sc = hl.spark_context()
@@ -189,7 +189,9 @@ def precompute_table(regions: Sequence[Region | str] | str | None = None, *,
     regions = merge_regions(regions)
     names = {r.contig: _rg_contig(r.contig, rg) for r in regions}
     header = "\n".join(header_lines(driver, regions, SNV_CONTENT)) + "\n"
-    chunks = plan_chunks(regions, chunk_bp)
+    order = {c: i for i, c in enumerate(rg.contigs)}     # the table's key order: no sort
+    chunks = sorted(plan_chunks(regions, chunk_bp),
+                    key=lambda c: (order[names[c.contig]], c.start))
     groups = deal(chunks, n_partitions or PARTITIONS_PER_CORE * sc.defaultParallelism)
     record = RESULT_RECORDS[(prov["kind"], prov["scorer"])]
     counter = sc.accumulator(0)
@@ -237,6 +239,28 @@ def _rg_contig(contig: str, rg) -> str:
         raise ConfigError(f"contig {contig!r} is not in the reference genome {rg.name} (nor "
                           f"any alias of it); pass reference_genome= that has it")
     return found
+
+
+def _prepare_vcf_dir(vcf_dir: str, overwrite: bool) -> None:
+    """``vcf_dir`` made if needed; shards of an earlier run there are refused, or removed with
+    ``overwrite`` (a stale ``part-`` file would read as part of this run)."""
+    import hailtop.fs as hfs  # noqa: PLC0415
+
+    if not is_uri(vcf_dir):
+        os.makedirs(vcf_dir, exist_ok=True)
+        names = os.listdir(vcf_dir)
+    else:
+        try:
+            names = [os.path.basename(e.path.rstrip("/")) for e in hfs.ls(vcf_dir)]
+        except FileNotFoundError:      # an empty or new prefix
+            names = []
+    old = [f"{vcf_dir.rstrip('/')}/{n}" for n in names if n.startswith("part-")]
+    if old and not overwrite:
+        raise ConfigError(f"{vcf_dir} holds shards of an earlier run ({len(old)} part- files); "
+                          "pass overwrite=True (--overwrite) to replace them, or choose "
+                          "another folder")
+    for path in old:
+        hfs.remove(path)
 
 
 def _shard_path(vcf_dir: str, index: int) -> str:
