@@ -77,6 +77,18 @@ def available_providers() -> list[str]:
     return list(_ort().get_available_providers())
 
 
+def check_device(device: str) -> None:
+    """A start-up check without a model (for front ends whose sessions are made elsewhere,
+    e.g. Spark workers on this machine): device cuda on an onnxruntime without the CUDA
+    provider is :class:`RuntimeUnavailableError`.  A CUDA provider that cannot be created is
+    found only when a session is made."""
+    providers = dev.device_providers(device)
+    if providers and dev.CUDA in providers:
+        avail = available_providers()
+        if dev.CUDA not in avail:
+            raise RuntimeUnavailableError(dev.no_cuda_message(dev.installed_runtimes(), avail))
+
+
 def choose_providers(requested: Sequence[str] | None = None,
                      available: Sequence[str] | None = None,
                      precision: str = "fp32") -> list[str]:
