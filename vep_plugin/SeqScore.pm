@@ -617,7 +617,7 @@ sub _score {
         $t0 = Time::HiRes::time();
         $deadline = $t0 + $self->{opt}{retry_for};
         warn "$self->{tag}: no answer from the seqscore daemon at $c->{base} to $what (" . describe_failure($r)
-           . "); waiting up to $self->{opt}{retry_for} s for GET /v1/ready (retry_for=)\n" unless $self->{quiet};
+           . "); waiting up to $self->{opt}{retry_for} s (retry_for) for it to answer GET /v1/ready\n" unless $self->{quiet};
       }
       last if Time::HiRes::time() >= $deadline;
       ($ready) = $self->_wait_ready($deadline);

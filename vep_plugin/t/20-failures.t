@@ -35,7 +35,7 @@ is(scalar(grep { ($_->{SpliceAI_pred} // '') =~ /^MRPL39\|/ } @$lines), 2,
 ok(!grep({ defined $_->{SeqScore_error} } @$lines), '... no SeqScore_error');
 ok($plugin->{stats}{ready_polls} >= 1, "... after polling GET /v1/ready ($plugin->{stats}{ready_polls} times)");
 is($plugin->{stats}{requests} - $before, 3, '... the request sent 3 times: lost, at once again, once ready');
-is(scalar(grep { /no answer from the seqscore daemon at \S+ to POST \/v1\/score of 2 alleles \(21:25592784:A>C to 21:25592790:T>TG\) .*waiting up to 60 s for GET \/v1\/ready/ } @warnings), 1,
+is(scalar(grep { /no answer from the seqscore daemon at \S+ to POST \/v1\/score of 2 alleles \(21:25592784:A>C to 21:25592790:T>TG\) .*waiting up to 60 s \(retry_for\) for it to answer GET \/v1\/ready/ } @warnings), 1,
    '... one warning naming the request and the wait') or diag explain \@warnings;
 ok((grep { /answers again after [\d.]+ s/ } @warnings), '... and one that it answers again');
 ok(!grep({ /DAEMON_UNAVAILABLE/ } @warnings), '... no DAEMON_UNAVAILABLE');

@@ -17,6 +17,7 @@ use Test::More;
 use Cwd qw(abs_path);
 use File::Temp qw(tempdir);
 use JSON::PP;
+use POSIX qw(WNOHANG);
 use SeqScoreTest::Daemon;
 
 plan skip_all => 'set VEP_DIR to an ensembl-vep checkout to run VEP itself' unless $ENV{VEP_DIR};
@@ -124,6 +125,42 @@ is(scalar(() = $log =~ /SeqScore: \d+ alleles scored/g), 2, '... one summary lin
 ($rc, $log) = vep("$tmp/clash.txt", '-i', $vcf, '--safe', '--plugin', "SeqScore,$url", '--plugin', "SeqScore,$url,batch=10");
 isnt($rc, 0, 'two lines writing the same fields: vep --safe stops');
 like($log, qr/two SeqScore plugin lines would both write SpliceAI_\*/, '... saying why');
+
+# ---- the daemon crashed and started again while VEP runs: waited for, every score written --------
+{
+  my $snvs = "$chr21/dbsnp_snvs.vcf";
+  my @common = ('-i', $snvs, '--buffer_size', '10', '--safe');
+  ($rc, $log) = vep("$tmp/snvs.txt", @common, '--plugin', "SeqScore,$url");
+  is($rc, 0, 'vep on the dbSNP SNVs, 10 variants a buffer, exits 0') or diag $log;
+  my $want_snvs = preds("$tmp/snvs.txt", 'SpliceAI_pred');
+  my $dr = SeqScoreTest::Daemon->start(model => $d->model, dir => $d->dir);
+  my $out = "$tmp/restart.txt";
+  my $pid = fork // die;
+  if (!$pid) {
+    open(STDOUT, '>', "$out.log"); open(STDERR, '>&', \*STDOUT);
+    exec('perl', "$vep_dir/vep", '--gtf', "$chr21/custom_test.gtf.gz", '--fasta', "$chr21/chr21.fa.gz", '--symbol',
+         '--no_stats', '--force_overwrite', '--dir_plugins', $plugins, '-o', $out, @common,
+         '--plugin', 'SeqScore,url=' . $dr->url . ',retry_for=120') or POSIX::_exit(127);
+  }
+  # once VEP has written part of its output (a few buffers), crash the daemon; start it again a second later
+  sleep 1 until -s $out && -s $out > 3000 || waitpid($pid, WNOHANG) == $pid;
+  my $done_early = !kill(0, $pid);
+  $dr->crash;
+  my $back = $dr->restart_in(1);
+  waitpid($pid, 0) unless $done_early;
+  my $vrc = $done_early ? 0 : $? >> 8;
+  my $vlog = do { open(my $fh, '<', "$out.log"); local $/; <$fh> // '' };
+  $back->stop;
+  SKIP: {
+    skip 'VEP finished before the daemon could be stopped', 5 if $done_early || $vlog !~ /waiting up to/;
+    is($vrc, 0, 'daemon crashed and started again during the run: vep exits 0') or diag $vlog;
+    like($vlog, qr/SeqScore: no answer from the seqscore daemon at \S+ to POST \/v1\/score of \d+ alleles? \(21:\d+:\w+>\w+.*\); waiting up to 120 s/,
+         '... one warning naming the request and the wait');
+    like($vlog, qr/SeqScore: the seqscore daemon at \S+ answers again after [\d.]+ s/, '... and one when it answers again');
+    is_deeply(preds($out, 'SpliceAI_pred'), $want_snvs, '... every SpliceAI_pred value equals the run without a restart');
+    is(scalar(keys %{ preds($out, 'SeqScore_error') }), 0, '... and no line has SeqScore_error');
+  }
+}
 
 # ---- alleles that cannot be scored: '*' and a <DEL> (a structural variant to VEP) -------------------
 {
