@@ -214,3 +214,49 @@ def test_serve_auto_reports_the_provider_when_ready(toy_daemon_world):
         assert r.status_code == 200 and len(r.json()["results"]) == 3
         assert prov["execution_provider"] == CPU and prov["device"] == "cpu"
     assert any("loaded: runs on CPUExecutionProvider (device auto)" in x for x in d.stderr)
+
+
+# ---- Hail: the device reaches the executors -------------------------------------------------
+def hail_rows(world):
+    hl = pytest.importorskip("hail", reason="needs the hail extra: pip install '.[hail]'")
+    s = world["seq"]
+    return hl.Table.parallelize(
+        [{"locus": hl.Locus("chr1", p, "GRCh38"), "alleles": [s[p - 1], other_base(s[p - 1])]}
+         for p in (800, 900, 950)],
+        hl.tstruct(locus=hl.tlocus("GRCh38"), alleles=hl.tarray(hl.tstr)),
+        key=["locus", "alleles"])
+
+
+def test_score_table_on_the_cpu_records_the_device(hail_session, world):
+    import hail as hl
+    from hail_seqscore import score_table
+
+    out = score_table(hail_rows(world), model=world["model"], reference=world["ref"],
+                      annotation=world["genes"], device="cpu")
+    rows = out.collect()
+    assert len(rows) == 3 and all(r.seqscore.reason_code is None for r in rows)
+    assert hl.eval(out.seqscore_provenance.device) == "cpu"
+
+
+@needs_cpu_build
+def test_score_table_cuda_fails_in_the_executors_and_the_cli_says_why(hail_session, world,
+                                                                      tmp_path, capsys):
+    from hail_seqscore import score_table
+    from hail_seqscore.cli.hail import _hail_error
+
+    with pytest.raises(Exception) as info:       # Hail's own error around the worker's
+        score_table(hail_rows(world), model=world["model"], reference=world["ref"],
+                    annotation=world["genes"], device="cuda").collect()
+    assert "RuntimeUnavailableError: device cuda needs the CUDAExecutionProvider" \
+        in str(info.value)
+    err = _hail_error(info.value, None)           # what `seqscore hail` makes of it
+    assert isinstance(err, RuntimeUnavailableError) and err.exit_code == 69
+    assert err.message.startswith("device cuda needs the CUDAExecutionProvider")
+    # on a local master the CLI refuses before Spark works
+    out = tmp_path / "out.ht"
+    assert main(["hail", "-I", str(world["vcf"]), "-O", str(out), "-R", world["ref"],
+                 "-A", world["genes"], "--model", world["model"],
+                 "--reference-genome", "GRCh38", "--device", "cuda"]) == 69
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1].startswith("seqscore hail: error: device cuda needs the "
+                                "CUDAExecutionProvider") and not out.exists()

@@ -9,7 +9,9 @@ import sys
 
 from ..engine import MAX_DISTANCE
 from ..errors import (ConfigError, InputFormatError, InputUnreadableError, OutputError,
-                      OutputIsInputError, SeqScoreError)
+                      OutputIsInputError, RuntimeUnavailableError, SeqScoreError)
+from ..models.device import DEVICES
+from ..models.session import check_device
 from . import (add_mask_and_filter, add_precision, add_track_options, mask_arg,
                track_settings)
 
@@ -34,8 +36,9 @@ Hail table and precomputed-format VCF shards (see its -h).
 
 exit codes: 0 done; 1 unexpected failure; 2 bad command line; 64 bad setting (also an output
 that is the input); 65 malformed input, or a model with no Hail output; 66 input file missing
-or unreadable; 69 Hail not installed or model not exported; 74 output cannot be written
-(exists: use --overwrite); 130 interrupted.
+or unreadable; 69 Hail not installed, model not exported, or --device cuda without a working
+CUDA provider (checked before Spark on a local master, else by each executor); 74 output
+cannot be written (exists: use --overwrite); 130 interrupted.
 """
 
 GRCH38_RECODING = {**{str(i): f"chr{i}" for i in range(1, 23)}, "X": "chrX", "Y": "chrY",
@@ -81,6 +84,10 @@ def add_parser(sub) -> None:
                    help="longest REF or ALT scored; longer ones get ALLELE_TOO_LONG (default: "
                         "the model's context, 10,000 for SpliceAI)")
     add_precision(p)
+    p.add_argument("--device", choices=DEVICES, default="auto",
+                   help="where the executors run the model: auto (default: CUDA where their "
+                        "onnxruntime has it and it loads, else the CPU), cpu, or cuda (an "
+                        "executor without a working CUDA provider fails the job, exit 69)")
     p.add_argument("--master", default=None,
                    help="Spark master (default: local[*], or the cluster's when run there)")
     p.add_argument("--tmp-dir", default=None, help="Hail tmp_dir (default: Hail's)")
@@ -256,13 +263,15 @@ def _remove_incomplete(output: str, *, whole_too: bool = False) -> None:
 
 
 def _run(hl, hail_table, args, export: str | None) -> int:
+    if hl.spark_context().master.startswith("local"):    # the executors are this machine
+        check_device(args.device)
     data, source, n_in, recode = _read_input(hl, hail_table, args)
     cache = hail_table.ScoreCache(args.cache) if args.cache else None
     out = hail_table.score_table(data, model=args.model, reference=args.reference,
                                annotation=args.annotation, distance=args.distance,
                                mask=mask_arg(args.mask), name=args.name, cache=cache,
                                batch_size=args.batch_size, precision=args.precision,
-                               max_allele_length=args.max_allele_length,
+                               device=args.device, max_allele_length=args.max_allele_length,
                                annotation_filter=args.annotation_filter,
                                **track_settings(args))
     out = out.checkpoint(args.output, overwrite=args.overwrite)
@@ -389,6 +398,9 @@ _INPUT_WORDS = ("error while parsing", "invalid locus", "vcfparseerror", "number
 def _hail_error(exc: BaseException, args) -> SeqScoreError:
     """A Hail/Spark/Java error as one line: its deepest message, without the stack trace."""
     text = str(exc).strip()
+    marker = f"{RuntimeUnavailableError.__name__}: "
+    if marker in text:      # an executor's runtime or device (e.g. --device cuda on its CPU)
+        return RuntimeUnavailableError(text.split(marker)[-1].splitlines()[0].strip())
     lines = [ln.strip(" :") for ln in text.splitlines() if ln.strip(" :")]
     first = lines[0] if lines else type(exc).__name__
     if first.startswith("An error occurred while calling"):      # a bare Py4JJavaError

@@ -68,7 +68,7 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
                 precision: str = "fp32", max_allele_length: int | None = None,
                 annotation_filter: str = "", reduction: str | None = None,
                 radius: int | None = None, rc_average: bool = False,
-                shifts: Sequence[int] = ()):
+                shifts: Sequence[int] = (), device: str = "auto"):
     """Return ``data`` (a Table or MatrixTable keyed by locus/alleles) with a new row field
     ``name``: ``struct{scores: array<struct{allele, …the model's per-gene record…}>, max_ds,
     reason_code, reason, skipped: array<struct{allele, code}>}`` and a global
@@ -102,6 +102,9 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
     per executor with ``SparkContext.addFile``.  ``threads`` defaults to
     ``spark.task.cpus``; ``providers`` to CUDA → CPU by availability.  ``precision``:
     ``"fp32"`` (default, exact), ``"tf32"`` or ``"fp16"`` (see ``EngineConfig``).
+    ``device``: ``"auto"`` (CUDA where an executor's onnxruntime has it and it loads, else its
+    CPU), ``"cpu"`` or ``"cuda"`` (an executor without a working CUDA provider fails the job
+    with RUNTIME_UNAVAILABLE instead of scoring on its CPU); recorded in the provenance.
     """
     if reference is None:
         raise ConfigError("score_table needs reference= (a FASTA; a local one is indexed if "
@@ -126,7 +129,7 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
                        pad_edges=pad_edges, score_complex=score_complex, precision=precision,
                        max_allele_length=max_allele_length,
                        annotation_filter=annotation_filter, reduction=reduction, radius=radius,
-                       rc_average=rc_average, shifts=tuple(shifts))
+                       rc_average=rc_average, shifts=tuple(shifts), device=device)
     _check_python_workers(sc)
     if ship_files is None:
         ship_files = not sc.master.startswith("local")
@@ -137,7 +140,7 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
                                              "providers", "pad_edges", "score_complex",
                                              "precision", "max_allele_length",
                                              "annotation_filter", "reduction", "radius",
-                                             "rc_average", "shifts")}
+                                             "rc_average", "shifts", "device")}
     settings.update(plan.settings)
 
     keys = rows.select().select_globals().distinct()
@@ -211,6 +214,7 @@ def scoring_provenance(cfg: EngineConfig, index: str | None = None) -> dict[str,
         prov["reference_index_sha256"] = hashlib.sha256(f.read()).hexdigest()
     prov["max_allele_length"] = eng.max_allele_length()
     prov["precision"] = cfg.precision     # the driver's engine above runs at fp32
+    prov["device"] = cfg.device           # asked for; each executor's session enforces it
     prov["pad_edges"] = bool(cfg.pad_edges)
     prov["score_complex"] = bool(cfg.score_complex)
     return {k: (v if isinstance(v, (bool, int, float)) else str(v)) for k, v in prov.items()}
