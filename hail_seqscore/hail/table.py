@@ -38,6 +38,7 @@ from .cache import ScoreCache
 from .files import is_uri, plan_files, register
 from .schema import RESULT, require_variant_key, result_type, row_table
 from .spark import score_keys
+from .worker import PathSet
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +48,23 @@ __all__ = ["score_table", "ScoreCache", "ScoreStats", "scoring_provenance", "che
 @dataclass
 class ScoreStats:
     """Filled by ``score_table(..., stats=ScoreStats())``: ``to_score`` distinct keys were
-    sent to the workers (cache misses); ``scored`` counts key rows the workers actually
-    scored (a Spark accumulator: greater than ``to_score`` if a stage ran twice)."""
+    sent to the workers (cache misses); ``scored`` counts key rows the workers scored in
+    tasks that succeeded (a Spark accumulator: a task lost with its executor and run again
+    counts once; greater than ``to_score`` only if a finished scoring task ran again);
+    ``opened``: the (``model``/``reference``/``annotation``, path) pairs the workers' engines
+    read — on a cluster, the copies shipped into each executor's work directory."""
 
     to_score: int = 0
     _acc: Any = None
+    _opened: Any = None
 
     @property
     def scored(self) -> int:
         return int(self._acc.value) if self._acc is not None else 0
+
+    @property
+    def opened(self) -> set[tuple[str, str]]:
+        return set(self._opened.value) if self._opened is not None else set()
 
 
 def score_table(data, model: str = "spliceai", reference: str | None = None,
@@ -145,6 +154,7 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
 
     keys = rows.select().select_globals().distinct()
     counter = sc.accumulator(0)
+    opened = sc.accumulator(set(), PathSet())
     if cache is not None:
         cache.check(prov, locus_type)
     if cache is not None and cache.exists():
@@ -154,9 +164,9 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
         misses = keys
     record = RESULT_RECORDS[(prov["kind"], prov["scorer"])]
     new, n = score_keys(misses, settings, n_partitions=n_partitions, counter=counter,
-                        record=record)
+                        record=record, opened=opened)
     if stats is not None:
-        stats.to_score, stats._acc = n, counter
+        stats.to_score, stats._acc, stats._opened = n, counter, opened
     if cache is not None:
         if n or not cache.exists():
             cache.add(new, prov)

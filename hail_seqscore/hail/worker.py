@@ -74,6 +74,25 @@ def worker_engine(settings: dict[str, Any]) -> Engine:
         return engine
 
 
+class PathSet:
+    """A Spark ``AccumulatorParam`` of a set: ``(what, path)`` pairs of the files the workers'
+    engines opened (``model``, ``reference``, ``annotation``), for :class:`ScoreStats`."""
+
+    def zero(self, value):
+        return set()
+
+    def addInPlace(self, a, b):  # noqa: N802 (Spark's name)
+        a |= b
+        return a
+
+
+def engine_files(engine: Engine) -> set[tuple[str, str]]:
+    """What ``engine`` reads: (``model``/``reference``/``annotation``, its path)."""
+    c = engine.config
+    return {("model", str(c.model)), ("reference", str(c.reference)),
+            ("annotation", str(c.annotation))}
+
+
 def resolve_shipped(value):
     """``("shipped", basename)`` → the local copy Spark fetched for this executor
     (``SparkContext.addFile``); anything else is returned unchanged."""
@@ -138,9 +157,11 @@ def _append(out: dict[str, list], scores, max_ds, code, reason, skipped) -> None
 
 
 def make_batch_scorer(settings: dict[str, Any], chunk: int = CHUNK, counter=None,
-                      record: dict[str, Any] = SPLICE_DELTAS) -> Callable[[Iterable], Iterator]:
+                      record: dict[str, Any] = SPLICE_DELTAS,
+                      opened=None) -> Callable[[Iterable], Iterator]:
     """The function given to ``DataFrame.mapInArrow``.  ``counter`` (a Spark accumulator)
-    is incremented by the number of key rows scored — how tests prove each is scored once."""
+    is incremented by the number of key rows scored — how tests prove each is scored once;
+    ``opened`` (a :class:`PathSet` accumulator) gets the files the engine reads."""
 
     def score_batches(batches):
         import pyarrow as pa  # noqa: PLC0415
@@ -148,6 +169,8 @@ def make_batch_scorer(settings: dict[str, Any], chunk: int = CHUNK, counter=None
         schema = arrow_schema(record)
         names = {"allele"} | {n for n, _ in record_fields(record)}
         engine = worker_engine(settings)
+        if opened is not None:
+            opened.add(engine_files(engine))
         for batch in batches:
             contigs = batch.column("contig").to_pylist()
             positions = batch.column("pos").to_pylist()
