@@ -1,0 +1,165 @@
+"""score_table on a real standalone Spark cluster (a master and two 1-core workers on 127.0.0.1,
+started by the test; tests/spark_cluster.py): shipped files, executor loss, a failed run.
+
+Each Hail driver runs in its own process (the other Hail tests hold a local[2] session in this
+one).  The real SpliceAI model scores the real chr21 SNVs in the identity test; the fault
+tests use the toy model on the same variants so that executor and driver start-up, not the
+model, set their time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("hail", reason="needs the hail extra: pip install '.[hail]'")
+pytest.importorskip("pyarrow", reason="needs the hail extra: pip install '.[hail]'")
+
+from hail_seqscore.engine import Engine, EngineConfig  # noqa: E402
+from hail_seqscore.errors import ModelNotInstalledError  # noqa: E402
+from hail_seqscore.models.registry import model_path  # noqa: E402
+from hail_seqscore.records import Variant  # noqa: E402
+from spark_cluster import SparkCluster, run_driver, work_dir_of  # noqa: E402
+from toy_models import build_toy_model  # noqa: E402
+
+pytestmark = pytest.mark.timeout(1800)
+N_VARIANTS = 132                  # records of dbsnp_snvs.vcf, one ALT each
+SUBSET_BELOW = 25_800_000         # the first cached run scores the records before this position
+
+
+@pytest.fixture(scope="module")
+def chr21(shared_data):
+    return shared_data / "grch38_chr21"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    if shutil.which("java") is None:
+        pytest.skip("needs a Java runtime (java on PATH) for the Spark cluster")
+    root = tmp_path_factory.mktemp("spark")
+    with SparkCluster(root, workers=2, cores=1, memory="1g") as c:   # stopped even on failure
+        yield c
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    return str(build_toy_model(tmp_path_factory.mktemp("toy") / "toy.onnx"))
+
+
+def vcf_keys(vcf: Path) -> list[tuple[str, int, tuple[str, ...]]]:
+    out = []
+    for line in vcf.read_text().splitlines():
+        if line and not line.startswith("#"):
+            f = line.split("\t")
+            out.append(("chr21", int(f[1]), (f[3], *f[4].split(","))))
+    return out
+
+
+def engine_rows(model: str, chr21: Path) -> dict:
+    """The engine's scores for every record, shaped as score_table gives them."""
+    keys = vcf_keys(chr21 / "dbsnp_snvs.vcf")
+    cfg = EngineConfig(model=model, reference=str(chr21 / "chr21.fa.gz"),
+                       annotation=str(chr21 / "genes.grch38.spliceai.txt"), distance=50,
+                       mask=False)
+    results = Engine(cfg).score([Variant(c, p, al[0], al[1]) for c, p, al in keys])
+    out = {}
+    for (c, p, al), r in zip(keys, results):
+        scores = [dict(s.to_dict(), allele=al[1]) for s in r.scores]
+        out[(c, p, al)] = {"scores": scores, "max_ds": r.max_ds,
+                           "reason_code": r.error.code if r.error else None}
+    return out
+
+
+def spec(cluster, chr21, name, model, **extra):
+    return {"name": name, "master": cluster.master_url, "tmp_dir": str(cluster.root / "tmp"),
+            "vcf": str(chr21 / "dbsnp_snvs.vcf"), "reference": str(chr21 / "chr21.fa.gz"),
+            "annotation": str(chr21 / "genes.grch38.spliceai.txt"), "model": model,
+            "n_partitions": 2, "ship_files": True, **extra}
+
+
+def rows_of(result) -> dict:
+    keys = [(c, p, tuple(al)) for c, p, al, _ in result["rows"]]
+    assert len(keys) == len(set(keys))                     # every row once
+    return {(c, p, tuple(al)): v for c, p, al, v in result["rows"]}
+
+
+def sha256(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def test_real_spliceai_matches_engine_from_files_shipped_to_each_executor(cluster, chr21):
+    try:
+        spliceai = str(model_path("spliceai"))
+    except ModelNotInstalledError as exc:
+        pytest.skip(f"the real SpliceAI model is not exported ({exc.message}); "
+                    "run `seqscore export spliceai` with SEQSCORE_HOME set")
+    res = run_driver(spec(cluster, chr21, "identity", "spliceai"), cluster.root)
+    got = rows_of(res)
+    assert len(got) == N_VARIANTS
+    assert got == engine_rows(spliceai, chr21)
+    assert res["to_score"] == res["scored"] == N_VARIANTS
+    driver_copy = {"model": spliceai, "reference": str(chr21 / "chr21.fa.gz"),
+                   "annotation": str(chr21 / "genes.grch38.spliceai.txt")}
+    workers = set()
+    for what, path in res["opened"]:            # what the executors' engines opened
+        w = work_dir_of(path, cluster.worker_dirs)
+        assert w is not None, f"{what} opened from {path}, outside the workers' work dirs"
+        assert Path(path).parent.parent.name == res["app_id"]    # <work>/<app>/<executor>/
+        assert os.path.basename(path) == os.path.basename(driver_copy[what])
+        assert sha256(path) == sha256(driver_copy[what])
+        workers.add(w)
+    assert {what for what, _ in res["opened"]} == set(driver_copy)
+    assert workers == {0, 1}                     # each worker's executor has its own copy
+    assert not set(driver_copy.values()) & {p for _, p in res["opened"]}
+
+
+def test_executor_killed_mid_stage_every_row_scored_once(cluster, chr21, toy):
+    """Worker 0's executor JVM is SIGKILLed once a scoring task has finished and others run;
+    Spark reruns the lost work on the other executor (and on the one the worker relaunches)."""
+    res = run_driver(spec(cluster, chr21, "kill", toy, n_partitions=44,
+                          kill_worker_dirs=[str(d) for d in cluster.worker_dirs],
+                          kill_worker=0, after_tasks=1), cluster.root)
+    killed = res["killed"]
+    assert killed.get("pid"), f"the executor was not killed during the scoring stage: {killed}"
+    assert killed["worker"] == 0 and killed["tasks_done"] < killed["tasks"]
+    assert not Path(f"/proc/{killed['pid']}").exists()
+    # it was running a task: that task failed, or (its map output lost too) the stage reran
+    assert killed["failed_tasks"] > 0 or killed["attempts"] > 1, killed
+    got = rows_of(res)
+    assert len(got) == N_VARIANTS
+    assert got == engine_rows(toy, chr21)
+    # each distinct variant once: the accumulator counts the attempts that succeeded
+    assert res["to_score"] == res["scored"] == N_VARIANTS
+    print(f"killed executor {killed['executor_id']} (pid {killed['pid']}) on worker 0 after "
+          f"{killed['tasks_done']}/{killed['tasks']} tasks; failed tasks "
+          f"{killed['failed_tasks']}, stage attempts {killed['attempts']}, executors "
+          f"after {killed.get('executors_after')}")
+
+
+def test_cache_after_a_failed_run_scores_only_the_misses(cluster, chr21, toy, tmp_path):
+    cache = str(tmp_path / "scores.ht")
+    n_sub = sum(p < SUBSET_BELOW for _, p, _ in vcf_keys(chr21 / "dbsnp_snvs.vcf"))
+    assert 0 < n_sub < N_VARIANTS
+    first = run_driver(spec(cluster, chr21, "cache1", toy, cache=cache, max_pos=SUBSET_BELOW),
+                       cluster.root)
+    assert first["to_score"] == first["scored"] == n_sub
+    # a run over every record dies (its driver killed) while its scoring stage runs
+    proc = run_driver(spec(cluster, chr21, "cache2", toy, cache=cache, n_partitions=44,
+                           announce=True), cluster.root, wait=False)
+    try:
+        lines = (line.decode() for line in proc.stdout)          # (the JVM logs here too)
+        assert any(line.startswith("SCORING") for line in lines), \
+            proc.log_path.read_text(errors="replace")[-3000:]
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)     # the driver and its JVM
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL and not proc.out_path.exists()
+    rerun = run_driver(spec(cluster, chr21, "cache3", toy, cache=cache), cluster.root)
+    assert rerun["to_score"] == rerun["scored"] == N_VARIANTS - n_sub     # only the misses
+    got = rows_of(rerun)
+    assert len(got) == N_VARIANTS and got == engine_rows(toy, chr21)
