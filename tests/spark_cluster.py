@@ -201,7 +201,12 @@ def run_driver(spec: dict, root: Path, *, wait: bool = True) -> subprocess.Popen
     proc.out_path = Path(spec["out"])
     if not wait:
         return proc
-    proc.communicate()
+    try:
+        proc.communicate()
+    except BaseException:                # a test timeout: the driver and its JVM go too
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
     if proc.returncode != 0:
         raise RuntimeError(f"driver {spec['name']} exited {proc.returncode}:\n"
                            + "\n".join(proc.log_path.read_text(errors="replace")
