@@ -9,6 +9,11 @@ the plumbing and, where it has been exported, the real SpliceAI model on a short
 from __future__ import annotations
 
 import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -193,3 +198,69 @@ def test_real_spliceai_identical_to_seqscore_precompute(hail_session, chr21, tmp
                      n_partitions=2, stats=stats)
     assert shards_records(stats, want_header) == want
     assert stats.scored == stats.variants == 90
+
+
+@pytest.mark.timeout(1800)        # two daemons, executors and a driver JVM start on a loaded host
+def test_cluster_precompute_ships_files_and_scores_each_snv_once(shared_data, toy, tmp_path):
+    """On a real standalone cluster (a master and two workers, tests/spark_cluster.py): the
+    driver runs in its own process (python this_file SPEC); the executors read the shipped
+    copies in their workers' work directories, never the driver's paths; every SNV is scored
+    once and the shards equal `seqscore precompute`."""
+    if shutil.which("java") is None:
+        pytest.skip("needs a Java runtime (java on PATH) for the Spark cluster")
+    from spark_cluster import SparkCluster, work_dir_of
+
+    chr21 = shared_data / "grch38_chr21"
+    region = "21:25734801-25734900"
+    want_header, want = read_vcf(seqscore_precompute(tmp_path, chr21, toy, [region]))
+    with SparkCluster(tmp_path / "cluster", workers=2) as cluster:
+        spec = {"master": cluster.master_url, "tmp": str(tmp_path / "hail"), "region": region,
+                "reference": str(chr21 / "chr21.fa.gz"), "model": toy,
+                "annotation": str(chr21 / "genes.grch38.spliceai.txt"),
+                "output": str(tmp_path / "cluster.ht"), "vcf_dir": str(tmp_path / "shards"),
+                "out": str(tmp_path / "result.json")}
+        (tmp_path / "spec.json").write_text(json.dumps(spec))
+        run = subprocess.run([sys.executable, __file__, str(tmp_path / "spec.json")],
+                             capture_output=True, text=True, timeout=1500,
+                             env={**os.environ, "PYSPARK_PYTHON": sys.executable})
+        assert run.returncode == 0, run.stderr[-3000:]
+        got = json.loads((tmp_path / "result.json").read_text())
+        wdirs = cluster.worker_dirs
+    assert got["master"] == cluster.master_url and got["partitions"] == 4
+    assert got["scored"] == got["variants"] == got["rows"] == 300      # each SNV once
+    opened = {tuple(x) for x in got["opened"]}
+    assert {what for what, _ in opened} == {"model", "reference", "annotation"}
+    assert all(work_dir_of(path, wdirs) is not None for _, path in opened), opened
+    records = []
+    for path in got["shards"]:
+        h, recs = read_vcf(path)
+        assert h == want_header
+        records += recs
+    assert records == want
+
+
+def _cluster_driver(spec_path: str) -> None:
+    """The Hail driver of the cluster test, in its own process (one SparkContext each)."""
+    import hail as hl
+
+    from hail_seqscore.hail.precompute import PrecomputeTableStats, precompute_table
+
+    spec = json.loads(Path(spec_path).read_text())
+    hl.init(master=spec["master"], quiet=True, tmp_dir=spec["tmp"], local_tmpdir=spec["tmp"],
+            app_name="seqscore-precompute",
+            spark_conf={"spark.executor.memory": "768m", "spark.cores.max": "2",
+                        "spark.ui.enabled": "false"})
+    stats = PrecomputeTableStats()
+    ht = precompute_table([spec["region"]], reference=spec["reference"],
+                          annotation=spec["annotation"], model=spec["model"], mask=False,
+                          output=spec["output"], vcf_dir=spec["vcf_dir"], chunk_bp=25,
+                          n_partitions=4, stats=stats)
+    Path(spec["out"]).write_text(json.dumps({
+        "master": hl.spark_context().master, "variants": stats.variants,
+        "scored": stats.scored, "partitions": stats.partitions, "rows": ht.count(),
+        "shards": stats.shards, "opened": sorted(map(list, stats.opened))}))
+    hl.stop()
+
+
+if __name__ == "__main__":
+    _cluster_driver(sys.argv[1])

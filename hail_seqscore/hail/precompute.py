@@ -41,7 +41,8 @@ from ..precompute import (CHUNK, SNV_CONTENT, PrecomputeStats, Region, _record, 
 from .files import is_uri, plan_files, register
 from .schema import RESULT
 from .table import scoring_provenance
-from .worker import arrow_schema, record_fields, summarise, worker_engine
+from .worker import (PathSet, arrow_schema, engine_files, record_fields, summarise,
+                     worker_engine)
 
 log = logging.getLogger(__name__)
 
@@ -59,17 +60,23 @@ FLANK = 50
 class PrecomputeTableStats:
     """Filled by ``precompute_table(..., stats=...)``: ``variants`` planned on the driver,
     ``chunks`` and ``partitions`` made of them; ``scored`` (a Spark accumulator) counts the
-    SNVs the workers scored — equal to ``variants`` when each was scored once."""
+    SNVs the workers scored — equal to ``variants`` when each was scored once; ``opened``
+    the (``model``/``reference``/``annotation``, path) pairs the workers' engines read."""
 
     variants: int = 0
     chunks: int = 0
     partitions: int = 0
     shards: list | None = None
     _acc: Any = None
+    _opened: Any = None
 
     @property
     def scored(self) -> int:
         return int(self._acc.value) if self._acc is not None else 0
+
+    @property
+    def opened(self) -> set[tuple[str, str]]:
+        return set(self._opened.value) if self._opened is not None else set()
 
 
 def gene_regions(annotation: str, genes: Iterable[str], flank: int = FLANK) -> list[Region]:
@@ -194,11 +201,12 @@ def precompute_table(regions: Sequence[Region | str] | str | None = None, *,
                     key=lambda c: (order[names[c.contig]], c.start))
     groups = deal(chunks, n_partitions or PARTITIONS_PER_CORE * sc.defaultParallelism)
     record = RESULT_RECORDS[(prov["kind"], prov["scorer"])]
-    counter = sc.accumulator(0)
+    counter, opened = sc.accumulator(0), sc.accumulator(set(), PathSet())
     if stats is not None:
         stats.variants = count_variants(driver, regions)
-        stats.chunks, stats.partitions, stats._acc = len(chunks), len(groups), counter
-    job = _PartitionJob(settings, record, header, names, vcf_dir, counter)
+        stats.chunks, stats.partitions = len(chunks), len(groups)
+        stats._acc, stats._opened = counter, opened
+    job = _PartitionJob(settings, record, header, names, vcf_dir, counter, opened)
     spark = hl.utils.java.Env.spark_session()
     rdd = sc.parallelize(groups, len(groups)).flatMap(
         lambda g: [(c.contig, c.start, c.end) for c in g])
@@ -270,9 +278,10 @@ def _shard_path(vcf_dir: str, index: int) -> str:
 class _PartitionJob:
     """What ``mapInArrow`` runs per partition: its chunks in order, one engine, one shard."""
 
-    def __init__(self, settings, record, header, names, vcf_dir, counter):
+    def __init__(self, settings, record, header, names, vcf_dir, counter, opened):
         self.settings, self.record, self.header = settings, record, header
-        self.names, self.vcf_dir, self.counter = names, vcf_dir, counter
+        self.names, self.vcf_dir = names, vcf_dir
+        self.counter, self.opened = counter, opened
 
     def __call__(self, batches):
         import contextlib  # noqa: PLC0415
@@ -283,6 +292,7 @@ class _PartitionJob:
         schema = arrow_schema(self.record)
         keep = {"allele"} | {n for n, _ in record_fields(self.record)}
         engine = worker_engine(self.settings)
+        self.opened.add(engine_files(engine))
         fmt = info_format(engine.session.spec.scorer)
         stats = PrecomputeStats()
         with contextlib.ExitStack() as stack:
