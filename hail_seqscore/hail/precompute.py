@@ -14,7 +14,9 @@ logic (:mod:`hail_seqscore.precompute`) is used unchanged.  Each partition write
 one shard (``part-NNNNN.vcf.gz`` + ``.tbi``, the same header, one record per ALT and gene, bases
 outside genes not written); the shards are sorted and do not overlap, so concatenating their
 records in name order gives the whole file (contigs in the reference genome's order).  A rerun task (a lost executor) rewrites its shard
-under a temporary name and renames it: the shard is whole or absent.
+under a temporary name and renames it: the shard is whole or absent.  The scored rows are
+staged as Parquet in Hail's tmp_dir (:func:`hail_seqscore.hail.spark.stage`: only a task's
+successful attempt counts, and no executor lost later rescores), then written as the table.
 
 The Hail table has one row per SNV, keyed by ``locus``/``alleles`` (``[REF, ALT]``), with the
 fields of ``score_table``'s result and its provenance as the ``provenance`` global: it is a
@@ -40,6 +42,7 @@ from ..precompute import (CHUNK, SNV_CONTENT, PrecomputeStats, Region, _record, 
                           count_variants, header_lines, merge_regions, parse_region, read_bed)
 from .files import is_uri, plan_files, register
 from .schema import RESULT
+from .spark import stage
 from .table import scoring_provenance
 from .worker import (PathSet, arrow_schema, engine_files, record_fields, summarise,
                      worker_engine)
@@ -211,13 +214,11 @@ def precompute_table(regions: Sequence[Region | str] | str | None = None, *,
     rdd = sc.parallelize(groups, len(groups)).flatMap(
         lambda g: [(c.contig, c.start, c.end) for c in g])
     df = spark.createDataFrame(rdd, "contig string, start long, end long")
-    from pyspark import StorageLevel  # noqa: PLC0415
     from pyspark.sql.pandas.types import from_arrow_schema  # noqa: PLC0415
 
     scored = df.mapInArrow(job, from_arrow_schema(arrow_schema(record)))
-    scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
+    scored, staged = stage(scored, "precompute")   # the scoring stage: an action, never rerun
     try:
-        scored.count()
         ht = hl.Table.from_spark(scored)
         ht = ht.key_by(locus=hl.locus(ht.contig, ht.pos, reference_genome=rg),
                        alleles=ht.alleles)
@@ -226,7 +227,12 @@ def precompute_table(regions: Sequence[Region | str] | str | None = None, *,
         path = output or hl.utils.new_temp_file("seqscore_precompute", "ht")
         ht.write(path, overwrite=overwrite)
     finally:
-        scored.unpersist()
+        import hailtop.fs as hfs  # noqa: PLC0415
+
+        try:
+            hfs.rmtree(staged)
+        except OSError as exc:
+            log.warning("could not remove %s: %s", staged, exc)
     if stats is not None and vcf_dir is not None:
         stats.shards = [_shard_path(vcf_dir, i) for i in range(len(groups))]
     log.info("precomputed %d chunks in %d partitions", len(chunks), len(groups))
