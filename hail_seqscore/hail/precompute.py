@@ -44,8 +44,8 @@ from .files import is_uri, plan_files, register
 from .schema import RESULT
 from .spark import stage
 from .table import scoring_provenance
-from .worker import (PathSet, arrow_schema, engine_files, record_fields, summarise,
-                     worker_engine)
+from .worker import (PathSet, WorkerCounts, arrow_schema, engine_files, record_fields,
+                     summarise, worker_engine)
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ FLANK = 50
 
 
 @dataclass
-class PrecomputeTableStats:
+class PrecomputeTableStats(WorkerCounts):
     """Filled by ``precompute_table(..., stats=...)``: ``variants`` planned on the driver,
     ``chunks`` and ``partitions`` made of them; ``scored`` (a Spark accumulator) counts the
     SNVs the workers scored — equal to ``variants`` when each was scored once; ``opened``
@@ -70,16 +70,6 @@ class PrecomputeTableStats:
     chunks: int = 0
     partitions: int = 0
     shards: list | None = None
-    _acc: Any = None
-    _opened: Any = None
-
-    @property
-    def scored(self) -> int:
-        return int(self._acc.value) if self._acc is not None else 0
-
-    @property
-    def opened(self) -> set[tuple[str, str]]:
-        return set(self._opened.value) if self._opened is not None else set()
 
 
 def gene_regions(annotation: str, genes: Iterable[str], flank: int = FLANK) -> list[Region]:

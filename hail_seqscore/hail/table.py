@@ -38,7 +38,7 @@ from .cache import ScoreCache
 from .files import is_uri, plan_files, register
 from .schema import RESULT, require_variant_key, result_type, row_table
 from .spark import score_keys
-from .worker import PathSet
+from .worker import PathSet, WorkerCounts
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ __all__ = ["score_table", "ScoreCache", "ScoreStats", "scoring_provenance", "che
 
 
 @dataclass
-class ScoreStats:
+class ScoreStats(WorkerCounts):
     """Filled by ``score_table(..., stats=ScoreStats())``: ``to_score`` distinct keys were
     sent to the workers (cache misses); ``scored`` counts key rows the workers scored in
     tasks that succeeded (a Spark accumulator: a task lost with its executor and run again
@@ -55,16 +55,6 @@ class ScoreStats:
     read — on a cluster, the copies shipped into each executor's work directory."""
 
     to_score: int = 0
-    _acc: Any = None
-    _opened: Any = None
-
-    @property
-    def scored(self) -> int:
-        return int(self._acc.value) if self._acc is not None else 0
-
-    @property
-    def opened(self) -> set[tuple[str, str]]:
-        return set(self._opened.value) if self._opened is not None else set()
 
 
 def score_table(data, model: str = "spliceai", reference: str | None = None,

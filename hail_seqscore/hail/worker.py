@@ -86,6 +86,23 @@ class PathSet:
         return a
 
 
+class WorkerCounts:
+    """What the workers report back through accumulators, read on the driver after the job:
+    ``scored`` (rows scored in tasks that succeeded) and ``opened`` (:class:`PathSet`).
+    Base of :class:`~hail_seqscore.hail.table.ScoreStats` and ``PrecomputeTableStats``."""
+
+    _acc: Any = None
+    _opened: Any = None
+
+    @property
+    def scored(self) -> int:
+        return int(self._acc.value) if self._acc is not None else 0
+
+    @property
+    def opened(self) -> set[tuple[str, str]]:
+        return set(self._opened.value) if self._opened is not None else set()
+
+
 def engine_files(engine: Engine) -> set[tuple[str, str]]:
     """What ``engine`` reads: (``model``/``reference``/``annotation``, its path)."""
     c = engine.config
