@@ -1,9 +1,9 @@
 """A pytest plugin that says which test is still running during a long stretch.
 
 ``pytest -q`` prints one dot per finished test, so a test that exports a model or runs a
-real model over a real set can leave the terminal silent for minutes.  Every
-``SEQSCORE_HEARTBEAT`` seconds (default 60; 0 turns it off) a line names the running test
-and how long it has run, so ``make test`` never looks hung.
+real model over a real set can leave the terminal silent for minutes.  Each time the running
+test passes another ``SEQSCORE_HEARTBEAT`` seconds (default 60; 0 turns it off) a line names
+it and how long it has run, so ``make test`` never looks hung.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class Heartbeat:
         self.config = config
         self.interval = interval
         self._stop = threading.Event()
-        self._current: tuple[str, float] | None = None
+        self._current: tuple[str, float, float] | None = None
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="pytest-heartbeat", daemon=True)
         self._thread.start()
@@ -46,18 +46,24 @@ class Heartbeat:
             reporter.write_line(text)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        # a line each time the running test passes another ``interval`` seconds: tests that
+        # finish sooner print their dots as usual and no line
+        while not self._stop.wait(min(5.0, self.interval)):
             with self._lock:
                 current = self._current
-            if current is not None:
-                nodeid, started = current
-                minutes = (time.monotonic() - started) / 60
-                self._write(f"  … still running {nodeid} ({minutes:.1f} min)")
+                if current is None:
+                    continue
+                nodeid, started, mark = current
+                elapsed = time.monotonic() - started
+                if elapsed < mark:
+                    continue
+                self._current = (nodeid, started, mark + self.interval)
+            self._write(f"  … still running {nodeid} ({elapsed / 60:.1f} min)")
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item, nextitem):
         with self._lock:
-            self._current = (item.nodeid, time.monotonic())
+            self._current = (item.nodeid, time.monotonic(), self.interval)
         yield
         with self._lock:
             self._current = None
