@@ -149,10 +149,15 @@ def test_cache_after_a_failed_run_scores_only_the_misses(cluster, chr21, toy, tm
                        cluster.root)
     assert first["to_score"] == first["scored"] == n_sub
     # a run over every record dies (its driver killed) while its scoring stage runs
-    proc = run_driver(spec(cluster, chr21, "cache2", toy, cache=cache, n_partitions=44,
+    # one key per partition: the scoring stage has as many tasks as misses (score_keys never
+    # makes more partitions than keys), which is how the driver recognises it
+    misses = N_VARIANTS - n_sub
+    proc = run_driver(spec(cluster, chr21, "cache2", toy, cache=cache, n_partitions=misses,
                            announce=True), cluster.root, wait=False)
     try:
-        lines = (line.decode() for line in proc.stdout)          # (the JVM logs here too)
+        # the JVM writes here too, its progress bars ending in "\r" rather than a newline, so
+        # the driver's SCORING line may follow one on the same line
+        lines = (line.decode(errors="replace").split("\r")[-1] for line in proc.stdout)
         assert any(line.startswith("SCORING") for line in lines), \
             proc.log_path.read_text(errors="replace")[-3000:]
     finally:
