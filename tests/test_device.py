@@ -260,3 +260,15 @@ def test_score_table_cuda_fails_in_the_executors_and_the_cli_says_why(hail_sessi
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines[-1].startswith("seqscore hail: error: device cuda needs the "
                                 "CUDAExecutionProvider") and not out.exists()
+
+
+@needs_cpu_build
+def test_hail_precompute_device_cuda_refused_before_spark(world, tmp_path, capsys):
+    pytest.importorskip("hail", reason="needs the hail extra: pip install '.[hail]'")
+    out = tmp_path / "pre.ht"
+    assert main(["hail", "precompute", "--region", "chr1:900-909", "-O", str(out),
+                 "-R", world["ref"], "-A", world["genes"], "--model", world["model"],
+                 "--device", "cuda"]) == 69
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1].startswith("seqscore hail: error: device cuda needs the "
+                                "CUDAExecutionProvider") and not out.exists()

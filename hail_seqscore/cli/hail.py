@@ -140,6 +140,9 @@ def add_precompute_parser(hsub) -> None:
                    help="Spark partitions = VCF shards (default: 8 per core)")
     p.add_argument("--batch-size", type=int, default=64, help="windows per model call")
     add_precision(p)
+    p.add_argument("--device", choices=DEVICES, default="auto",
+                   help="where the executors run the model: auto (default), cpu, or cuda (an "
+                        "executor without a working CUDA provider fails the job, exit 69)")
     p.add_argument("--master", default=None, help="Spark master (default: local[*], or the "
                    "cluster's when run there)")
     p.add_argument("--tmp-dir", default=None, help="Hail tmp_dir (default: Hail's)")
@@ -167,6 +170,8 @@ def run_precompute(args: argparse.Namespace) -> int:
     if _exists(args.output) and not args.overwrite:
         raise OutputError(f"-O {args.output} exists; pass --overwrite to replace it, or "
                           "choose another name")
+    if not args.master or args.master.startswith("local"):   # the executors are this machine
+        check_device(args.device)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     kwargs = {"quiet": True, "idempotent": True}
     if args.master:
@@ -185,7 +190,7 @@ def run_precompute(args: argparse.Namespace) -> int:
                               reference_genome=args.reference_genome,
                               chunk_bp=args.chunk_bp, n_partitions=args.partitions,
                               batch_size=args.batch_size, precision=args.precision,
-                              overwrite=args.overwrite, stats=stats)
+                              device=args.device, overwrite=args.overwrite, stats=stats)
         rows = ht.count()
     except BaseException as exc:
         if not existed:

@@ -153,12 +153,15 @@ def precompute_table(regions: Sequence[Region | str] | str | None = None, *,
                      n_partitions: int | None = None, batch_size: int = 64,
                      threads: int | None = None, precision: str = "fp32",
                      ship_files: bool | None = None, overwrite: bool = False,
-                     stats: PrecomputeTableStats | None = None) -> "hl.Table":
+                     stats: PrecomputeTableStats | None = None,
+                     device: str = "auto") -> "hl.Table":
     """Score every SNV (three ALTs per A/C/G/T base) of ``regions`` — :class:`Region`\\ s,
     ``CHROM:START-END`` strings or a BED path — and/or of the exons ± ``flank`` of ``genes``
     across Spark executors.  Returns the Hail table (written to ``output``, or Hail's tmp_dir);
     with ``vcf_dir`` also writes one precomputed-format shard per partition there (a local or
-    shared path, or a ``gs://``/``s3://`` URI copied with ``hailtop.fs``)."""
+    shared path, or a ``gs://``/``s3://`` URI copied with ``hailtop.fs``).  ``device`` as for
+    :func:`~hail_seqscore.hail.table.score_table` (``cuda``: an executor without a working CUDA
+    provider fails the job)."""
     regions = as_regions(regions) if regions is not None else []
     if genes:
         regions += gene_regions(annotation, genes, flank)
@@ -174,14 +177,14 @@ def precompute_table(regions: Sequence[Region | str] | str | None = None, *,
     threads = threads or int(sc.getConf().get("spark.task.cpus", "1"))
     cfg = EngineConfig(model=str(model), reference=str(reference), annotation=str(annotation),
                        distance=distance, mask=mask, batch_size=batch_size, threads=threads,
-                       precision=precision)
+                       precision=precision, device=device)
     if ship_files is None:
         ship_files = not sc.master.startswith("local")
     plan = plan_files(cfg.model, cfg.reference, cfg.annotation, ship=ship_files)
     prov = scoring_provenance(cfg, index=plan.reference_index)
     register(sc, plan)
     settings = {f: getattr(cfg, f) for f in ("distance", "mask", "batch_size", "threads",
-                                             "precision")}
+                                             "precision", "device")}
     settings.update(plan.settings)
 
     driver = Engine(EngineConfig(model=plan_model(cfg.model), reference=cfg.reference,
