@@ -40,10 +40,10 @@ from ..genome import contig_aliases
 from ..kinds import RESULT_RECORDS, info_format
 from ..precompute import (CHUNK, SNV_CONTENT, PrecomputeStats, Region, _record, _stretches,
                           count_variants, header_lines, merge_regions, parse_region, read_bed)
-from .files import is_uri, plan_files, register
+from .files import is_uri
 from .schema import RESULT
-from .spark import stage
-from .table import scoring_provenance
+from .spark import stage, unstage
+from .table import worker_settings
 from .worker import (PathSet, WorkerCounts, arrow_schema, engine_files, record_fields,
                      summarise, worker_engine)
 
@@ -178,14 +178,7 @@ def precompute_table(regions: Sequence[Region | str] | str | None = None, *,
     cfg = EngineConfig(model=str(model), reference=str(reference), annotation=str(annotation),
                        distance=distance, mask=mask, batch_size=batch_size, threads=threads,
                        precision=precision, device=device)
-    if ship_files is None:
-        ship_files = not sc.master.startswith("local")
-    plan = plan_files(cfg.model, cfg.reference, cfg.annotation, ship=ship_files)
-    prov = scoring_provenance(cfg, index=plan.reference_index)
-    register(sc, plan)
-    settings = {f: getattr(cfg, f) for f in ("distance", "mask", "batch_size", "threads",
-                                             "precision", "device")}
-    settings.update(plan.settings)
+    prov, settings = worker_settings(sc, cfg, ship_files)
 
     driver = Engine(EngineConfig(model=plan_model(cfg.model), reference=cfg.reference,
                                  annotation=cfg.annotation, distance=distance, mask=mask))
@@ -220,12 +213,7 @@ def precompute_table(regions: Sequence[Region | str] | str | None = None, *,
         path = output or hl.utils.new_temp_file("seqscore_precompute", "ht")
         ht.write(path, overwrite=overwrite)
     finally:
-        import hailtop.fs as hfs  # noqa: PLC0415
-
-        try:
-            hfs.rmtree(staged)
-        except OSError as exc:
-            log.warning("could not remove %s: %s", staged, exc)
+        unstage(staged)
     if stats is not None and vcf_dir is not None:
         stats.shards = [_shard_path(vcf_dir, i) for i in range(len(groups))]
     log.info("precomputed %d chunks in %d partitions", len(chunks), len(groups))

@@ -43,6 +43,17 @@ def stage(df, name: str) -> tuple[Any, str]:
     return df.sparkSession.read.parquet(path), path
 
 
+def unstage(path: str) -> None:
+    """Remove a :func:`stage` copy; a failure is logged, never raised (the run's result
+    stands; the copy is in Hail's tmp_dir)."""
+    import hailtop.fs as hfs  # noqa: PLC0415
+
+    try:
+        hfs.rmtree(path)
+    except OSError as exc:
+        log.warning("could not remove %s: %s", path, exc)
+
+
 def materialise(df) -> tuple[Any, str]:
     """The keys, written by the JVM (see the module docstring): :func:`stage` ``(df, "keys")``."""
     return stage(df, "keys")
@@ -55,7 +66,6 @@ def score_keys(keys: "hl.Table", settings: dict[str, Any], *, n_partitions: int 
 
     Returns (a Hail table keyed by locus/alleles with the fields of :data:`RESULT`, stored
     in Hail's tmp_dir; the number of keys sent to the workers)."""
-    import hailtop.fs as hfs  # noqa: PLC0415
     from pyspark.sql.pandas.types import from_arrow_schema  # noqa: PLC0415
 
     locus_type = keys.locus.dtype
@@ -83,9 +93,6 @@ def score_keys(keys: "hl.Table", settings: dict[str, Any], *, n_partitions: int 
         ht = ht.checkpoint(hl.utils.new_temp_file("seqscore_scores", "ht"))
     finally:
         for path in staged:
-            try:
-                hfs.rmtree(path)
-            except OSError as exc:
-                log.warning("could not remove %s: %s", path, exc)
+            unstage(path)
     log.info("scored %d distinct variants in %d Spark partitions", n, target)
     return ht, n

@@ -130,17 +130,7 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
                        annotation_filter=annotation_filter, reduction=reduction, radius=radius,
                        rc_average=rc_average, shifts=tuple(shifts), device=device)
     _check_python_workers(sc)
-    if ship_files is None:
-        ship_files = not sc.master.startswith("local")
-    plan = plan_files(cfg.model, cfg.reference, cfg.annotation, ship=ship_files)
-    prov = scoring_provenance(cfg, index=plan.reference_index)   # refuses a model without
-    register(sc, plan)                                            # a Hail output first
-    settings = {f: getattr(cfg, f) for f in ("distance", "mask", "batch_size", "threads",
-                                             "providers", "pad_edges", "score_complex",
-                                             "precision", "max_allele_length",
-                                             "annotation_filter", "reduction", "radius",
-                                             "rc_average", "shifts", "device")}
-    settings.update(plan.settings)
+    prov, settings = worker_settings(sc, cfg, ship_files)
 
     keys = rows.select().select_globals().distinct()
     counter = sc.accumulator(0)
@@ -170,6 +160,27 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
     if isinstance(data, hl.MatrixTable):
         return data.annotate_rows(**{name: lookup[data.row_key]}).annotate_globals(**glob)
     return data.annotate(**{name: lookup[data.key]}).annotate_globals(**glob)
+
+
+#: the EngineConfig fields the workers' engines are made with (files come from the plan)
+WORKER_FIELDS = ("distance", "mask", "batch_size", "threads", "providers", "pad_edges",
+                 "score_complex", "precision", "max_allele_length", "annotation_filter",
+                 "reduction", "radius", "rc_average", "shifts", "device")
+
+
+def worker_settings(sc, cfg: EngineConfig,
+                    ship_files: bool | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(provenance, the workers' engine settings) for ``cfg``: its files planned (shipped to
+    the executors by default off a local master) and registered with Spark.  The provenance
+    comes first, so a model without a Hail output is refused before anything is shipped."""
+    if ship_files is None:
+        ship_files = not sc.master.startswith("local")
+    plan = plan_files(cfg.model, cfg.reference, cfg.annotation, ship=ship_files)
+    prov = scoring_provenance(cfg, index=plan.reference_index)
+    register(sc, plan)
+    settings = {f: getattr(cfg, f) for f in WORKER_FIELDS}
+    settings.update(plan.settings)
+    return prov, settings
 
 
 TRACK = hl.tstruct(name=hl.tstr, description=hl.tstr, assay=hl.tstr, cell_type=hl.tstr,
