@@ -19,7 +19,7 @@ timed by wrapping (not changing) the functions score_table calls:
                     (``hail.spark.materialise``);
 * ``score``         the misses through ``mapInArrow`` (toy model), persisted and counted;
 * ``to_hail``       ``Table.from_spark`` + key_by + checkpoint of the new scores;
-* ``cache_add``     ``ScoreCache.add`` (merge the new scores into the cache, rewrite it);
+* ``cache_add``     ``ScoreCache.add`` (append the new scores to the cache as one part);
 * ``join+write``    the scores joined back by key and the MatrixTable written.
 
 Memory: peak RSS of the driver's Python process, of the JVM (driver = executor on

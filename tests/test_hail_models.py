@@ -120,13 +120,14 @@ def test_cache_of_one_model_refused_for_another(hail_session, chr21, args, toys)
     mt = mt.filter_rows(mt.locus.position < 26_000_000)
     cache = ScoreCache(str(hail_session / "spliceai_cache.ht"))
     score_table(mt, **dict(args, model=toys["spliceai"]), cache=cache)
-    n = hl.read_table(cache.path).count()
+    n = cache.table().count()
     assert n > 0
     stats = ScoreStats()
     with pytest.raises(CacheProvenanceError,
                        match="scorer: cache has 'spliceai', this run has 'openspliceai'"):
         score_table(mt, **args, cache=cache, stats=stats)
-    assert stats.to_score == 0 and hl.read_table(cache.path).count() == n   # untouched
+    assert stats.to_score == 0 and cache.table().count() == n   # untouched
+    assert len(cache.appended()) == 1
     assert cache.provenance()["scorer"] == "spliceai"
 
 
