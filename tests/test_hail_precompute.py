@@ -9,11 +9,7 @@ the plumbing and, where it has been exported, the real SpliceAI model on a short
 from __future__ import annotations
 
 import gzip
-import json
-import os
-import shutil
-import subprocess
-import sys
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -27,7 +23,7 @@ from hail_seqscore.cli import main  # noqa: E402
 from hail_seqscore.errors import ConfigError  # noqa: E402
 from hail_seqscore.hail.precompute import (PrecomputeTableStats, deal,  # noqa: E402
                                            gene_regions, plan_chunks)
-from hail_seqscore.models.registry import models_dir  # noqa: E402
+from hail_seqscore.models.registry import models_dir, precision_path  # noqa: E402
 from hail_seqscore.precompute import Region, parse_region  # noqa: E402
 from toy_models import build_toy_model  # noqa: E402
 
@@ -144,6 +140,30 @@ def test_table_is_a_score_cache(hail_session, chr21, toy, tmp_path):
     assert all(r.seqscore == fresh[(r.locus.position, tuple(r.alleles))] for r in got)
 
 
+def test_fp16_ships_the_half_precision_copy(hail_session, chr21, toy, tmp_path):
+    """precision="fp16": precompute_table and score_table plan, record and open the model's
+    .fp16.onnx copy (an fp16 session refuses the fp32 graph)."""
+    from export.onnx_export import _write_fp16
+
+    half = precision_path(toy, "fp16")
+    if not half.exists():
+        _write_fp16(Path(toy), half)
+    common = dict(reference=str(chr21 / "chr21.fa.gz"),
+                  annotation=str(chr21 / "genes.grch38.spliceai.txt"), model=toy, mask=False,
+                  precision="fp16")
+    digest = hashlib.sha256(half.read_bytes()).hexdigest()
+    stats = PrecomputeTableStats()
+    ht = precompute_table(["21:25734861-25734880"], **common, stats=stats)
+    assert {p for what, p in stats.opened if what == "model"} == {str(half)}
+    prov = hl.eval(ht.provenance)
+    assert prov.model_sha256 == digest and prov.precision == "fp16"
+    assert ht.count() == stats.scored == 60
+    s = ScoreStats()
+    out = score_table(ht.select().select_globals(), **common, stats=s)
+    assert hl.eval(out.seqscore_provenance.model_sha256) == digest
+    assert out.count() == 60 and {p for what, p in s.opened if what == "model"} == {str(half)}
+
+
 def test_refused_before_spark_work(hail_session, chr21, toy, tmp_path):
     common = dict(reference=str(chr21 / "chr21.fa.gz"),
                   annotation=str(chr21 / "genes.grch38.spliceai.txt"), model=toy)
@@ -198,69 +218,3 @@ def test_real_spliceai_identical_to_seqscore_precompute(hail_session, chr21, tmp
                      n_partitions=2, stats=stats)
     assert shards_records(stats, want_header) == want
     assert stats.scored == stats.variants == 90
-
-
-@pytest.mark.timeout(1800)        # two daemons, executors and a driver JVM start on a loaded host
-def test_cluster_precompute_ships_files_and_scores_each_snv_once(shared_data, toy, tmp_path):
-    """On a real standalone cluster (a master and two workers, tests/spark_cluster.py): the
-    driver runs in its own process (python this_file SPEC); the executors read the shipped
-    copies in their workers' work directories, never the driver's paths; every SNV is scored
-    once and the shards equal `seqscore precompute`."""
-    if shutil.which("java") is None:
-        pytest.skip("needs a Java runtime (java on PATH) for the Spark cluster")
-    from spark_cluster import SparkCluster, work_dir_of
-
-    chr21 = shared_data / "grch38_chr21"
-    region = "21:25734801-25734900"
-    want_header, want = read_vcf(seqscore_precompute(tmp_path, chr21, toy, [region]))
-    with SparkCluster(tmp_path / "cluster", workers=2) as cluster:
-        spec = {"master": cluster.master_url, "tmp": str(tmp_path / "hail"), "region": region,
-                "reference": str(chr21 / "chr21.fa.gz"), "model": toy,
-                "annotation": str(chr21 / "genes.grch38.spliceai.txt"),
-                "output": str(tmp_path / "cluster.ht"), "vcf_dir": str(tmp_path / "shards"),
-                "out": str(tmp_path / "result.json")}
-        (tmp_path / "spec.json").write_text(json.dumps(spec))
-        run = subprocess.run([sys.executable, __file__, str(tmp_path / "spec.json")],
-                             capture_output=True, text=True, timeout=1500,
-                             env={**os.environ, "PYSPARK_PYTHON": sys.executable})
-        assert run.returncode == 0, run.stderr[-3000:]
-        got = json.loads((tmp_path / "result.json").read_text())
-        wdirs = cluster.worker_dirs
-    assert got["master"] == cluster.master_url and got["partitions"] == 4
-    assert got["scored"] == got["variants"] == got["rows"] == 300      # each SNV once
-    opened = {tuple(x) for x in got["opened"]}
-    assert {what for what, _ in opened} == {"model", "reference", "annotation"}
-    assert all(work_dir_of(path, wdirs) is not None for _, path in opened), opened
-    records = []
-    for path in got["shards"]:
-        h, recs = read_vcf(path)
-        assert h == want_header
-        records += recs
-    assert records == want
-
-
-def _cluster_driver(spec_path: str) -> None:
-    """The Hail driver of the cluster test, in its own process (one SparkContext each)."""
-    import hail as hl
-
-    from hail_seqscore.hail.precompute import PrecomputeTableStats, precompute_table
-
-    spec = json.loads(Path(spec_path).read_text())
-    hl.init(master=spec["master"], quiet=True, tmp_dir=spec["tmp"], local_tmpdir=spec["tmp"],
-            app_name="seqscore-precompute",
-            spark_conf={"spark.executor.memory": "768m", "spark.cores.max": "2",
-                        "spark.ui.enabled": "false"})
-    stats = PrecomputeTableStats()
-    ht = precompute_table([spec["region"]], reference=spec["reference"],
-                          annotation=spec["annotation"], model=spec["model"], mask=False,
-                          output=spec["output"], vcf_dir=spec["vcf_dir"], chunk_bp=25,
-                          n_partitions=4, stats=stats)
-    Path(spec["out"]).write_text(json.dumps({
-        "master": hl.spark_context().master, "variants": stats.variants,
-        "scored": stats.scored, "partitions": stats.partitions, "rows": ht.count(),
-        "shards": stats.shards, "opened": sorted(map(list, stats.opened))}))
-    hl.stop()
-
-
-if __name__ == "__main__":
-    _cluster_driver(sys.argv[1])

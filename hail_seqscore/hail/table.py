@@ -22,7 +22,7 @@ import hashlib
 import logging
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import hail as hl
@@ -120,8 +120,6 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
     sc = hl.spark_context()
     if threads is None:
         threads = int(sc.getConf().get("spark.task.cpus", "1"))
-    if precision == "fp16" and not is_uri(str(model)):
-        model = precision_path(model_path(model), "fp16")   # ship the half-precision copy
     cfg = EngineConfig(model=str(model), reference=str(reference), annotation=str(annotation),
                        distance=distance, mask=mask, batch_size=batch_size,
                        threads=threads, providers=tuple(providers) if providers else None,
@@ -129,7 +127,6 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
                        max_allele_length=max_allele_length,
                        annotation_filter=annotation_filter, reduction=reduction, radius=radius,
                        rc_average=rc_average, shifts=tuple(shifts), device=device)
-    _check_python_workers(sc)
     prov, settings = worker_settings(sc, cfg, ship_files)
 
     keys = rows.select().select_globals().distinct()
@@ -172,7 +169,12 @@ def worker_settings(sc, cfg: EngineConfig,
                     ship_files: bool | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """(provenance, the workers' engine settings) for ``cfg``: its files planned (shipped to
     the executors by default off a local master) and registered with Spark.  The provenance
-    comes first, so a model without a Hail output is refused before anything is shipped."""
+    comes first, so a model without a Hail output is refused before anything is shipped.
+    With ``precision="fp16"`` the model's half-precision copy is what is planned, recorded and
+    shipped.  On a local master, the workers must run this interpreter."""
+    _check_python_workers(sc)
+    if cfg.precision == "fp16" and not is_uri(cfg.model):
+        cfg = replace(cfg, model=str(precision_path(model_path(cfg.model), "fp16")))
     if ship_files is None:
         ship_files = not sc.master.startswith("local")
     plan = plan_files(cfg.model, cfg.reference, cfg.annotation, ship=ship_files)
@@ -214,7 +216,10 @@ def scoring_provenance(cfg: EngineConfig, index: str | None = None) -> dict[str,
                               distance=cfg.distance, mask=cfg.mask,
                               max_allele_length=cfg.max_allele_length,
                               annotation_filter=cfg.annotation_filter, reduction=cfg.reduction,
-                              radius=cfg.radius, rc_average=cfg.rc_average, shifts=cfg.shifts))
+                              radius=cfg.radius, rc_average=cfg.rc_average, shifts=cfg.shifts,
+                              # an fp16 copy loads only as fp16; tf32 needs CUDA, which the
+                              # driver may lack (its graph is the fp32 one)
+                              precision="fp16" if cfg.precision == "fp16" else "fp32"))
     spec = eng.session.spec
     result_type(spec, cfg.model)
     prov = dict(eng.provenance())
@@ -224,7 +229,7 @@ def scoring_provenance(cfg: EngineConfig, index: str | None = None) -> dict[str,
     with hfs.open(index or cfg.reference + ".fai", "rb") as f:
         prov["reference_index_sha256"] = hashlib.sha256(f.read()).hexdigest()
     prov["max_allele_length"] = eng.max_allele_length()
-    prov["precision"] = cfg.precision     # the driver's engine above runs at fp32
+    prov["precision"] = cfg.precision
     prov["device"] = cfg.device           # asked for; each executor's session enforces it
     prov["pad_edges"] = bool(cfg.pad_edges)
     prov["score_complex"] = bool(cfg.score_complex)
