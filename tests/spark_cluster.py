@@ -126,7 +126,7 @@ class SparkCluster:
                 except ProcessLookupError:
                     break
                 try:
-                    p.wait(timeout=10)
+                    p.wait(timeout=3)
                     break
                 except subprocess.TimeoutExpired:
                     continue
@@ -215,16 +215,21 @@ def run_driver(spec: dict, root: Path, *, wait: bool = True) -> subprocess.Popen
 
 
 def drive(spec: dict) -> None:
-    """Score ``spec['vcf']`` (rows with ``pos < max_pos`` if given) on ``spec['master']``.
+    """Run ``spec['jobs']`` in order in one Hail session on ``spec['master']`` (a driver start
+    costs tens of seconds on a busy host; the jobs share it).
 
-    Keys of ``spec``: master, tmp_dir, vcf, reference, annotation, model, n_partitions,
-    ship_files, cache (a path or None), max_pos, kill_worker_dirs + kill_worker +
-    after_tasks (kill that worker's executor mid-stage), announce (print SCORING mid-stage).
-    Writes ``spec['out']``: rows, to_score, scored, opened (what the executors opened),
-    killed, app_id."""
+    Keys of ``spec``: master, tmp_dir, jobs.  A job is a dict with a ``name`` and a ``kind``:
+
+    * ``score`` (default): ``score_table`` over ``vcf`` (rows with ``pos < max_pos`` if given)
+      with reference, annotation, model, n_partitions, ship_files, cache (a path or None);
+      kill_worker_dirs + kill_worker + after_tasks (kill that worker's executor mid-stage),
+      announce (print SCORING mid-stage).  Result: rows, to_score, scored, opened (what the
+      executors opened), killed.
+    * ``precompute``: ``precompute_table`` over ``region`` into ``output`` and ``vcf_dir``
+      (chunk_bp, n_partitions).  Result: variants, scored, partitions, rows, shards, opened.
+
+    Writes ``spec['out']``: app_id, master and each job's result under its name."""
     import hail as hl
-
-    from hail_seqscore import ScoreCache, ScoreStats, score_table
 
     hl.init(master=spec["master"], quiet=True, tmp_dir=spec["tmp_dir"],
             local_tmpdir=spec["tmp_dir"], app_name=f"seqscore-{spec['name']}",
@@ -232,39 +237,65 @@ def drive(spec: dict) -> None:
                         "spark.executor.memory": "768m", "spark.cores.max": "2",
                         "spark.task.maxFailures": "4", "spark.ui.enabled": "false"})
     sc = hl.spark_context()
-    mt = hl.import_vcf(spec["vcf"], reference_genome="GRCh38",
+    result = {"app_id": sc.applicationId, "master": sc.master, "jobs": {}}
+    for job in spec["jobs"]:
+        run = _precompute if job.get("kind") == "precompute" else _score
+        result["jobs"][job["name"]] = run(sc, job)
+    Path(spec["out"]).write_text(json.dumps(result))
+    hl.stop()
+
+
+def _score(sc, job: dict) -> dict:
+    import hail as hl
+
+    from hail_seqscore import ScoreCache, ScoreStats, score_table
+
+    mt = hl.import_vcf(job["vcf"], reference_genome="GRCh38",
                        contig_recoding={"21": "chr21"})
-    if spec.get("max_pos"):
-        mt = mt.filter_rows(mt.locus.position < spec["max_pos"])
+    if job.get("max_pos"):
+        mt = mt.filter_rows(mt.locus.position < job["max_pos"])
     stats = ScoreStats()
     killed: dict = {}
-    watcher = threading.Thread(target=_watch, args=(sc, spec, killed), daemon=True)
+    watcher = threading.Thread(target=_watch, args=(sc, job, killed), daemon=True)
     watcher.start()
-    out = score_table(mt, model=spec["model"], reference=spec["reference"],
-                      annotation=spec["annotation"], distance=50, mask=False,
-                      n_partitions=spec["n_partitions"], ship_files=spec.get("ship_files"),
-                      cache=ScoreCache(spec["cache"]) if spec.get("cache") else None,
+    out = score_table(mt, model=job["model"], reference=job["reference"],
+                      annotation=job["annotation"], distance=50, mask=False,
+                      n_partitions=job["n_partitions"], ship_files=job.get("ship_files"),
+                      cache=ScoreCache(job["cache"]) if job.get("cache") else None,
                       stats=stats)
     rows = out.rows().collect()
     killed["done"] = True
+    watcher.join()
     if "stage" in killed:              # the worker relaunched an executor
-        killed["executors_after"] = [executor_pids(Path(d)) for d in spec["kill_worker_dirs"]]
-    result = {
-        "app_id": sc.applicationId,
+        killed["executors_after"] = [executor_pids(Path(d)) for d in job["kill_worker_dirs"]]
+    return {
         "rows": [[r.locus.contig, r.locus.position, list(r.alleles),
                   {"scores": [dict(s) for s in r.seqscore.scores], "max_ds": r.seqscore.max_ds,
                    "reason_code": r.seqscore.reason_code}] for r in rows],
         "to_score": stats.to_score, "scored": stats.scored,
         "opened": sorted(map(list, stats.opened)), "killed": killed,
     }
-    Path(spec["out"]).write_text(json.dumps(result))
-    hl.stop()
+
+
+def _precompute(sc, job: dict) -> dict:
+    from hail_seqscore.hail.precompute import PrecomputeTableStats, precompute_table
+
+    stats = PrecomputeTableStats()
+    ht = precompute_table([job["region"]], reference=job["reference"],
+                          annotation=job["annotation"], model=job["model"], mask=False,
+                          output=job["output"], vcf_dir=job["vcf_dir"],
+                          chunk_bp=job["chunk_bp"], n_partitions=job["n_partitions"],
+                          stats=stats)
+    return {"variants": stats.variants, "scored": stats.scored, "partitions": stats.partitions,
+            "rows": ht.count(), "shards": stats.shards,
+            "opened": sorted(map(list, stats.opened))}
 
 
 def _watch(sc, spec: dict, state: dict) -> None:
-    """Wait for the scoring stage (``n_partitions`` tasks) to have finished ``after_tasks``
-    tasks with others still running; then announce it, or kill the executor of worker
-    ``kill_worker`` while it runs a task and follow the stage's attempts and failed tasks."""
+    """Wait for the scoring stage (``n_partitions`` tasks) of job ``spec`` to have finished
+    ``after_tasks`` tasks with others still running; then announce it, or kill the executor of
+    worker ``kill_worker`` while it runs a task and follow the stage's attempts and failed
+    tasks."""
     if not (spec.get("kill_worker_dirs") or spec.get("announce")):
         return
     tracker = sc.statusTracker()
