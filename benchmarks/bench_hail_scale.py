@@ -32,6 +32,7 @@ and Spark's own figures from its REST API (``/api/v1/applications/<id>/executors
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -47,6 +48,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 DATA = REPO.parent / "shared" / "data" / "grch38_chr21"
+#: --cluster: each worker 1 core and this much memory; each executor this heap
+CLUSTER_WORKER, CLUSTER_EXECUTOR = "3g", "2g"
 STAGES = ("import", "setup", "dedupe+lookup", "score", "to_hail", "cache_add", "join+write")
 
 
@@ -85,14 +88,37 @@ def write_vcf(n: int, path: Path) -> int:
 
 
 class Sampler(threading.Thread):
-    """Peak RSS of this process, the JVM and the sum of the Python workers, every 0.25 s."""
+    """Peak RSS of this process, the JVM and the sum of the Python workers, every 0.25 s; with
+    ``worker_dirs`` (a standalone cluster) also of the executor JVMs under those work dirs and
+    of their Python workers (summed)."""
 
-    def __init__(self):
+    def __init__(self, worker_dirs: list[Path] | None = None):
         super().__init__(daemon=True)
-        self.peak = {"driver_python": 0, "jvm": 0, "python_workers": 0, "python_worker_max": 0}
+        self.peak = {"driver_python": 0, "jvm": 0, "python_workers": 0, "python_worker_max": 0,
+                     "executor_jvms": 0, "executor_jvm_max": 0}
         self.stop = threading.Event()
         self.jvm_pid = None
         self.biggest = ""
+        self.worker_dirs = worker_dirs or []
+
+    def executors(self, psutil) -> int:
+        """Sum of the executor JVMs' RSS now; their Python workers go into the worker peak."""
+        from spark_cluster import executor_pids
+
+        jvms = workers = 0
+        for d in self.worker_dirs:
+            for pid in executor_pids(d):
+                try:
+                    p = psutil.Process(pid)
+                    rss = p.memory_info().rss
+                    kids = sum(k.memory_info().rss for k in p.children(recursive=True))
+                except psutil.Error:
+                    continue
+                jvms += rss
+                workers += kids
+                self.peak["executor_jvm_max"] = max(self.peak["executor_jvm_max"], rss)
+        self.peak["executor_jvms"] = max(self.peak["executor_jvms"], jvms)
+        return workers
 
     def run(self):
         import psutil
@@ -103,7 +129,7 @@ class Sampler(threading.Thread):
                 kids = me.children(recursive=True)
             except psutil.Error:
                 continue
-            workers = 0
+            workers = self.executors(psutil) if self.worker_dirs else 0
             for p in kids:
                 try:
                     name, rss = p.name(), p.memory_info().rss
@@ -173,14 +199,15 @@ def instrument(marks: dict) -> None:
     wrap(hail_seqscore.ScoreCache, "add", "cache_add")
 
 
-def one(n: int, miss: int, master: str, tmp: Path) -> dict:
+def one(n: int, miss: int, master: str, tmp: Path,
+        worker_dirs: list[Path] | None = None) -> dict:
     os.environ["PYSPARK_PYTHON"] = sys.executable
     import hail as hl
 
     from hail_seqscore import ScoreCache, score_table
     from toy_models import build_toy_model
 
-    sampler = Sampler()
+    sampler = Sampler(worker_dirs)
     sampler.start()
     model = str(build_toy_model(tmp / "toy.onnx"))
     cfg = dict(model=model, reference=str(DATA / "chr21.fa.gz"),
@@ -188,11 +215,15 @@ def one(n: int, miss: int, master: str, tmp: Path) -> dict:
     t = time.perf_counter()
     rows = write_vcf(n, tmp / "in.vcf")
     t_vcf = time.perf_counter() - t
+    conf = {"spark.driver.memory": "6g", "spark.ui.port": "4340",
+            "spark.executor.processTreeMetrics.enabled": "true",
+            "spark.ui.retainedJobs": "100000", "spark.ui.retainedStages": "100000"}
+    if worker_dirs:                  # a standalone cluster on this machine (--cluster)
+        conf.update({"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1",
+                     "spark.driver.memory": "2g", "spark.executor.memory": CLUSTER_EXECUTOR,
+                     "spark.cores.max": str(len(worker_dirs))})
     hl.init(master=master, quiet=True, tmp_dir=str(tmp / "hail"), log=str(tmp / "hail.log"),
-            local_tmpdir=str(tmp / "local"),
-            spark_conf={"spark.driver.memory": "6g", "spark.ui.port": "4340",
-                        "spark.executor.processTreeMetrics.enabled": "true",
-                        "spark.ui.retainedJobs": "100000", "spark.ui.retainedStages": "100000"})
+            local_tmpdir=str(tmp / "local"), spark_conf=conf)
     sc = hl.spark_context()
     # the cache: a seed run gives the provenance; every row but the misses gets a synthetic
     # record (prepared, not timed as score_table)
@@ -314,22 +345,42 @@ def main() -> None:
     ap.add_argument("--miss", type=int, default=100, help="positions divisible by this are "
                     "cache misses (default 100: 1%%)")
     ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--cluster", type=int, default=None, metavar="WORKERS",
+                    help="start a standalone Spark cluster on 127.0.0.1 with this many 1-core "
+                    "workers (tests/spark_cluster.py) and run on it instead of --master")
+    ap.add_argument("--worker-dirs", nargs="*", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--work", default=None, help="work folder (default: a temporary one)")
     ap.add_argument("--json", default=None, help="append each result here as a JSON line")
     ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.one is not None:
         tmp = Path(a.work)
-        print("RESULT " + json.dumps(one(a.one, a.miss, a.master, tmp)), flush=True)
+        dirs = [Path(d) for d in a.worker_dirs] if a.worker_dirs else None
+        print("RESULT " + json.dumps(one(a.one, a.miss, a.master, tmp, dirs)), flush=True)
         return
     base = Path(a.work or tempfile.mkdtemp(prefix="bench_hail_scale_"))
+    with contextlib.ExitStack() as stack:
+        extra = []
+        if a.cluster:
+            from spark_cluster import SparkCluster
+
+            cluster = stack.enter_context(SparkCluster(base / "cluster", workers=a.cluster,
+                                                       memory=CLUSTER_WORKER))
+            a.master = cluster.master_url
+            extra = ["--worker-dirs", *map(str, cluster.worker_dirs)]
+            os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+        results = run_all(a, base, extra)
+    print(table(results))
+
+
+def run_all(a, base: Path, extra: list[str]) -> list[dict]:
     results = []
     for n in a.n:
         work = base / f"n{n}"
         work.mkdir(parents=True, exist_ok=True)
         t = time.perf_counter()
         p = subprocess.run([sys.executable, __file__, "--one", str(n), "--miss", str(a.miss),
-                            "--master", a.master, "--work", str(work)],
+                            "--master", a.master, "--work", str(work), *extra],
                            capture_output=True, text=True)
         line = next((ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")), None)
         if line is None:
@@ -343,7 +394,7 @@ def main() -> None:
             with open(a.json, "a") as f:
                 f.write(json.dumps(r) + "\n")
         subprocess.run(["rm", "-rf", str(work)])
-    print(table(results))
+    return results
 
 
 if __name__ == "__main__":
