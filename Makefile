@@ -38,9 +38,9 @@ demo: $(VENV)/.installed-demo
 	@echo "(without it, seqscore looks in ~/.cache/hail-seqscore and exports SpliceAI there on first use)"
 
 test: models
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --durations=15 tests
 	@if [ -d vep_plugin/t ] && ls vep_plugin/t/*.t >/dev/null 2>&1; then \
-		PATH=$(CURDIR)/$(BIN):$$PATH prove -r vep_plugin/t; fi
+		PATH=$(CURDIR)/$(BIN):$$PATH prove -j2 -r vep_plugin/t; fi
 
 bench: models
 	$(BIN)/python benchmarks/bench_score.py

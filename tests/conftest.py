@@ -136,7 +136,8 @@ def hail_session(tmp_path_factory):
             local_tmpdir=str(tmp / "local"), log=str(tmp / "hail.log"),
             spark_conf={"spark.ui.enabled": "false"})
     yield tmp
-    hl.stop()
+    # no hl.stop(): it takes ~10 s, and the JVM ends with this process anyway (pyspark's
+    # gateway exits when its parent's pipe closes)
 
 
 SHARED_WEIGHTS = REPO.parent / "shared" / "weights"

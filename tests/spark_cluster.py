@@ -242,7 +242,8 @@ def drive(spec: dict) -> None:
         run = _precompute if job.get("kind") == "precompute" else _score
         result["jobs"][job["name"]] = run(sc, job)
     Path(spec["out"]).write_text(json.dumps(result))
-    hl.stop()
+    # no hl.stop() (~10 s): the driver JVM ends with this process, and the master then
+    # releases the application's executors, as when a driver is killed
 
 
 def _score(sc, job: dict) -> dict:
