@@ -15,7 +15,9 @@ So a run costs time in proportion to what it scores, not to the cache's size.  W
 ``max_parts`` parts have been appended, :meth:`ScoreCache.compact` merges them into one (new
 part written first, old ones removed after: a compaction killed midway leaves duplicates, which
 lookups tolerate, never a gap); that rewrite every ``max_parts`` runs keeps the work per run
-bounded on average.  Two runs may append at once (each writes its own part).
+bounded on average.  Two runs may append at once (each writes its own part); a compaction
+removes parts another run may be reading, so where runs overlap, give them a large
+``max_parts`` and call :meth:`ScoreCache.compact` between runs.
 
 Scores are reused only under the provenance that made them: same model file (sha256) — and so
 the same kind and scorer, which decide the fields and the VCF key —, annotation (sha256),
