@@ -220,7 +220,8 @@ def drive(spec: dict) -> None:
 
     Keys of ``spec``: master, tmp_dir, jobs.  A job is a dict with a ``name`` and a ``kind``:
 
-    * ``score`` (default): ``score_table`` over ``vcf`` (rows with ``pos < max_pos`` if given)
+    * ``score`` (default): ``score_table`` over ``vcf`` (rows with ``pos < max_pos`` and every
+      ``every``-th row, if given)
       with reference, annotation, model, n_partitions, ship_files, cache (a path or None);
       kill_worker_dirs + kill_worker + after_tasks (kill that worker's executor mid-stage),
       announce (print SCORING mid-stage).  Result: rows, to_score, scored, opened (what the
@@ -255,6 +256,9 @@ def _score(sc, job: dict) -> dict:
                        contig_recoding={"21": "chr21"})
     if job.get("max_pos"):
         mt = mt.filter_rows(mt.locus.position < job["max_pos"])
+    if job.get("every"):                # every n-th record, from the first
+        mt = mt.add_row_index()
+        mt = mt.filter_rows(mt.row_idx % job["every"] == 0).drop("row_idx")
     stats = ScoreStats()
     killed: dict = {}
     watcher = threading.Thread(target=_watch, args=(sc, job, killed), daemon=True)
