@@ -309,3 +309,30 @@ def test_cli_fasta_genome_from_an_unindexed_fasta(hail_session, world, tmp_path,
                  *common]) == 65
     err = capsys.readouterr().err
     assert "(chr2)" in err and "bcftools view -t ^chr2" in err and "Traceback" not in err
+
+
+def test_python_workers_must_run_this_interpreter(tmp_path):
+    """A venv's ``python`` and ``python3.11`` name one interpreter; another folder's link to
+    the same binary is another environment (Spark's context stands in as its two fields)."""
+    from types import SimpleNamespace
+
+    from hail_seqscore.errors import ConfigError
+    from hail_seqscore.hail.table import _check_python_workers
+
+    real = os.path.realpath(sys.executable)
+    venv, other = tmp_path / "venv" / "bin", tmp_path / "other" / "bin"
+    for d in (venv, other):
+        d.mkdir(parents=True)
+    (venv / "python3.11").symlink_to(real)
+    (venv / "python").symlink_to("python3.11")
+    (other / "python").symlink_to(real)
+    me = str(venv / "python3.11")
+    for exec_ in (venv / "python", venv / "python3.11"):
+        _check_python_workers(SimpleNamespace(master="local[2]", pythonExec=str(exec_)), me)
+    with pytest.raises(ConfigError, match=r"run '.*other/bin/python', not this interpreter "
+                                          r"\(.*venv/bin/python3\.11\)"):
+        _check_python_workers(SimpleNamespace(master="local[2]", pythonExec=str(other / "python")),
+                              me)
+    # on a cluster the executors' interpreter is theirs to set: nothing to compare here
+    _check_python_workers(SimpleNamespace(master="spark://127.0.0.1:7077",
+                                          pythonExec=str(other / "python")), me)

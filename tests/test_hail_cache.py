@@ -168,3 +168,14 @@ def test_a_part_of_another_provenance_is_named(hail_session, keys, args):
 def test_max_parts_checked(bad):
     with pytest.raises(ConfigError, match="max_parts must be a whole number"):
         ScoreCache("/nonexistent/cache", max_parts=bad)
+
+
+def test_a_relative_path_is_the_folder_under_the_working_directory(hail_session, keys, args,
+                                                                   monkeypatch):
+    monkeypatch.chdir(hail_session)
+    cache = ScoreCache("relative_cache")
+    assert cache.path == str(hail_session / "relative_cache")
+    s = run(keys, args, cache, CUTS[0])
+    assert s.to_score == s.scored > 0
+    s = run(keys, args, ScoreCache("relative_cache"), CUTS[0])
+    assert s.to_score == 0 and len(cache.appended()) == 1

@@ -29,6 +29,7 @@ name and the package version are recorded but may differ.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 
@@ -37,6 +38,7 @@ import hailtop.fs as hfs
 
 from ..errors import CacheProvenanceError, ConfigError, InputFormatError
 from ..models.spec import OPTIONAL
+from .files import is_uri
 from .schema import RESULT, require_variant_key
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,9 @@ class ScoreCache:
     def __init__(self, path: str, max_parts: int = MAX_PARTS):
         if isinstance(max_parts, bool) or not isinstance(max_parts, int) or max_parts < 1:
             raise ConfigError(f"max_parts must be a whole number ≥ 1, got {max_parts!r}")
-        self.path = str(path).rstrip("/")
+        path = str(path).rstrip("/")
+        # a local path made absolute: hailtop's ls does not take relative ones
+        self.path = path if is_uri(path) else os.path.abspath(path)
         self.max_parts = max_parts
 
     def __repr__(self) -> str:

@@ -245,17 +245,22 @@ def _local_copy(path: str) -> str:
     return local
 
 
-def _check_python_workers(sc) -> None:
-    """On a local master, workers must run this interpreter (with pyarrow and the package)."""
+def _check_python_workers(sc, executable: str | None = None) -> None:
+    """On a local master, workers must run this interpreter (with pyarrow and the package):
+    the same path, or another name for it in the same folder (a venv's ``python`` and
+    ``python3.11`` are links to one binary; another venv's are not in the same folder)."""
     if not sc.master.startswith("local"):
         return
     import shutil  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
-    exe = shutil.which(sc.pythonExec) or sc.pythonExec
-    if os.path.abspath(exe) != os.path.abspath(sys.executable):
+    exe = os.path.abspath(shutil.which(sc.pythonExec) or sc.pythonExec)
+    me = os.path.abspath(executable or sys.executable)
+    same = exe == me or (os.path.dirname(exe) == os.path.dirname(me)
+                         and os.path.realpath(exe) == os.path.realpath(me))
+    if not same:
         raise ConfigError(
             f"Spark's Python workers run {sc.pythonExec!r}, not this interpreter "
-            f"({sys.executable}), so they cannot import hail_seqscore/pyarrow. Set "
+            f"({me}), so they cannot import hail_seqscore/pyarrow. Set "
             f"os.environ['PYSPARK_PYTHON'] = sys.executable before hl.init()")
 
