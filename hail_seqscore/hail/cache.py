@@ -39,7 +39,7 @@ import hailtop.fs as hfs
 from ..errors import CacheProvenanceError, ConfigError, InputFormatError
 from ..models.spec import OPTIONAL
 from .files import is_uri
-from .schema import RESULT, require_variant_key
+from .schema import RESULT, require_variant_key, result_rows
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,8 @@ class ScoreCache:
 
     def parts(self) -> list[str]:
         """Every complete table of the cache: the base (if any), then the appended parts."""
-        return ([self.base()] if self.base() else []) + self.appended()
+        base = self.base()
+        return ([base] if base else []) + self.appended()
 
     def exists(self) -> bool:
         return bool(self.parts())
@@ -113,9 +114,7 @@ class ScoreCache:
         tables = [self._read(p) for p in self.parts()]
         if not tables:
             raise InputFormatError(f"score cache {self.path} holds no scores yet")
-        rows = [t.select(**{f: t[f] for f in RESULT}).select_globals() for t in tables]
-        union = rows[0].union(*rows[1:]) if len(rows) > 1 else rows[0]
-        return union.annotate_globals(provenance=tables[0].index_globals().provenance)
+        return _union(tables)
 
     def provenance(self) -> dict | None:
         parts = self.parts()
@@ -151,7 +150,7 @@ class ScoreCache:
     def add(self, scores: "hl.Table", provenance: dict) -> str:
         """Append ``scores`` (keyed by locus/alleles, fields of RESULT) as a new part; returns
         its path.  Compacts the parts when there are more than ``max_parts``."""
-        scores = scores.select(**{f: scores[f] for f in RESULT}).select_globals()
+        scores = result_rows(scores).select_globals()
         self.check(provenance, scores.locus.dtype)
         part = self._new_part()
         scores.annotate_globals(provenance=hl.struct(**provenance)).write(part)
@@ -167,11 +166,8 @@ class ScoreCache:
         parts = self.appended()
         if len(parts) < 2:
             return None
-        tables = [self._read(p) for p in parts]
-        rows = [t.select(**{f: t[f] for f in RESULT}).select_globals() for t in tables]
-        merged = rows[0].union(*rows[1:]).distinct()
         part = self._new_part()
-        merged.annotate_globals(provenance=tables[0].index_globals().provenance).write(part)
+        _union([self._read(p) for p in parts]).distinct().write(part)
         for p in parts:                     # only once the merged part is complete
             hfs.rmtree(p)
         left = self.appended(complete=False)
@@ -182,3 +178,11 @@ class ScoreCache:
     def _new_part(self) -> str:
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         return f"{self.path}/{PARTS}/{stamp}-{uuid.uuid4().hex[:12]}.ht"
+
+
+def _union(tables: list["hl.Table"]) -> "hl.Table":
+    """The result rows of ``tables`` (cache parts), in one table with the first one's
+    ``provenance`` global."""
+    rows = [result_rows(t).select_globals() for t in tables]
+    union = rows[0].union(*rows[1:]) if len(rows) > 1 else rows[0]
+    return union.annotate_globals(provenance=tables[0].index_globals().provenance)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import hail as hl
 
@@ -41,7 +41,7 @@ from ..kinds import RESULT_RECORDS, info_format
 from ..precompute import (CHUNK, SNV_CONTENT, PrecomputeStats, Region, _record, _stretches,
                           count_variants, header_lines, merge_regions, parse_region, read_bed)
 from .files import is_uri
-from .schema import RESULT
+from .schema import result_rows
 from .spark import stage, unstage
 from .table import worker_settings
 from .worker import (PathSet, WorkerCounts, arrow_schema, engine_files, record_fields,
@@ -208,7 +208,7 @@ def precompute_table(regions: Sequence[Region | str] | str | None = None, *,
         ht = hl.Table.from_spark(scored)
         ht = ht.key_by(locus=hl.locus(ht.contig, ht.pos, reference_genome=rg),
                        alleles=ht.alleles)
-        ht = ht.select(**{f: ht[f] for f in RESULT})
+        ht = result_rows(ht)
         ht = ht.annotate_globals(provenance=hl.struct(**prov))
         path = output or hl.utils.new_temp_file("seqscore_precompute", "ht")
         ht.write(path, overwrite=overwrite)

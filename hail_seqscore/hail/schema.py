@@ -90,6 +90,11 @@ def require_variant_key(ht: "hl.Table", what: str = "table") -> hl.tlocus:
     return types["locus"]
 
 
+def result_rows(ht: "hl.Table") -> "hl.Table":
+    """``ht`` with only the result fields (:data:`RESULT`) beside its key, in their order."""
+    return ht.select(**{f: ht[f] for f in RESULT})
+
+
 def empty_scores(locus_type: hl.tlocus, record: dict = SPLICE_DELTAS) -> "hl.Table":
     """A scores table with no rows (keyed like the input)."""
     row = hl.tstruct(locus=locus_type, alleles=hl.tarray(hl.tstr), **result_struct(record))

@@ -20,7 +20,7 @@ import hail as hl
 
 from ..errors import InputFormatError
 from ..kinds.splice import DELTA_FORMATS as INFO_FORMATS
-from .schema import GENE_SCORE, RESULT, require_variant_key, row_table
+from .schema import GENE_SCORE, require_variant_key, result_rows, row_table
 from .worker import POS_FIELDS, SCORE_FIELDS
 
 
@@ -101,7 +101,7 @@ def join_scores(data, scores: "hl.Table", name: str = "seqscore"):
     their ``provenance`` global (when they have one) as ``<name>_provenance``."""
     glob = ({f"{name}_provenance": hl.eval(scores.provenance)}
             if "provenance" in scores.globals else {})
-    scores = scores.select(**{f: scores[f] for f in RESULT}).select_globals()
+    scores = result_rows(scores).select_globals()
     if isinstance(data, hl.MatrixTable):
         return data.annotate_rows(**{name: scores[data.row_key]}).annotate_globals(**glob)
     return data.annotate(**{name: scores[data.key]}).annotate_globals(**glob)

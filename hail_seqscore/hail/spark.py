@@ -27,7 +27,7 @@ from typing import Any
 import hail as hl
 
 from ..kinds.splice import SPLICE_DELTAS
-from .schema import RESULT, empty_scores
+from .schema import empty_scores, result_rows
 from .worker import arrow_schema, make_batch_scorer
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def score_keys(keys: "hl.Table", settings: dict[str, Any], *, n_partitions: int 
         ht = hl.Table.from_spark(scored)
         ht = ht.key_by(locus=hl.locus(ht.contig, ht.pos, reference_genome=locus_type.reference_genome),
                        alleles=ht.alleles)
-        ht = ht.select(**{f: ht[f] for f in RESULT})
+        ht = result_rows(ht)
         ht = ht.checkpoint(hl.utils.new_temp_file("seqscore_scores", "ht"))
     finally:
         for path in staged:

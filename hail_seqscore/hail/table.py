@@ -36,7 +36,7 @@ from ..models.session import get_session
 from ..models.spec import ModelSpec
 from .cache import ScoreCache
 from .files import is_uri, plan_files, register
-from .schema import RESULT, require_variant_key, result_type, row_table
+from .schema import require_variant_key, result_rows, result_type, row_table
 from .spark import score_keys
 from .worker import PathSet, WorkerCounts
 
@@ -150,7 +150,7 @@ def score_table(data, model: str = "spliceai", reference: str | None = None,
         lookup = cache.table().select_globals()
     else:
         lookup = new
-    lookup = lookup.select(**{f: lookup[f] for f in RESULT})
+    lookup = result_rows(lookup)
     glob = {f"{name}_provenance": hl.struct(**prov)}
     if prov["kind"] == "tracks":
         glob[f"{name}_tracks"] = hl.literal(track_table(cfg.model), dtype=hl.tarray(TRACK))
